@@ -1,0 +1,149 @@
+package closeapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+)
+
+const searchPath = "/data/search/"
+
+// maxSearchPage is the page size used when a sample needs several pages. Close documents no
+// maximum _limit for /data/search/; 200 is what public code uses and what /lead/ allows
+// (close-api.md §2.4, [OBS]).
+const maxSearchPage = 200
+
+var objectTypePattern = regexp.MustCompile(`^[a-z][a-z_.]{0,63}$`)
+
+// sampleFields are requested for every sampled object. "name" is asked for besides
+// "display_name" because contact rows may come back without a display name; the sample then
+// falls back to the name, then to the id.
+var sampleFields = []string{"id", "display_name", "name"}
+
+// Search runs one POST /data/search/ request. It only reads, so it is retried like a GET.
+func (c *Client) Search(ctx context.Context, r SearchRequest) (*SearchResponse, error) {
+	if err := checkJSONObject(r.Query, "query"); err != nil {
+		return nil, fmt.Errorf("closeapi: POST %s: %w", searchPath, err)
+	}
+	r.Sort = nullToNil(r.Sort)
+	if err := checkJSONArray(r.Sort, "sort"); err != nil {
+		return nil, fmt.Errorf("closeapi: POST %s: %w", searchPath, err)
+	}
+	if r.ResultsLimit != nil && *r.ResultsLimit < 0 {
+		return nil, fmt.Errorf("closeapi: POST %s: results_limit must not be negative", searchPath)
+	}
+	if r.Limit < 0 {
+		return nil, fmt.Errorf("closeapi: POST %s: _limit must not be negative", searchPath)
+	}
+	var out SearchResponse
+	if err := c.do(ctx, call{method: http.MethodPost, path: searchPath, body: r, retry: true}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Count asks Close how many objects match without fetching any: include_counts true and
+// results_limit 0 (close-api.md §2.3). Total is every match; Limited is 0 for such a call.
+// The index lags writes by up to a minute, so a count right after a delete can be stale [OBS].
+func (c *Client) Count(ctx context.Context, query, sort json.RawMessage) (Count, error) {
+	zero := 0
+	resp, err := c.Search(ctx, SearchRequest{Query: query, Sort: sort, ResultsLimit: &zero, IncludeCounts: true})
+	if err != nil {
+		return Count{}, err
+	}
+	if resp.Count == nil {
+		return Count{}, errNoCount
+	}
+	return *resp.Count, nil
+}
+
+var errNoCount = errors.New("closeapi: POST " + searchPath + ": the answer has no count although include_counts was sent")
+
+// Sample returns the first n matching objects (id and display name) in the order sort gives,
+// which is the order a bulk delete with the same sort and results_limit n would pick them.
+// objectType names the _fields key (lead or contact). n 0 returns nothing without a request.
+func (c *Client) Sample(ctx context.Context, query, sort json.RawMessage, objectType string, n int) ([]SampleItem, error) {
+	_, items, err := c.sample(ctx, query, sort, objectType, n, false)
+	return items, err
+}
+
+// CountAndSample counts matches and fetches the first n in one request: include_counts true,
+// results_limit n, _limit n and _fields {objectType: [id, display_name, name]}. With n 0 it is
+// Count. The returned Count's Limited is min(total, n). Samples larger than one page
+// (200) continue with the cursor.
+func (c *Client) CountAndSample(ctx context.Context, query, sort json.RawMessage, objectType string, n int) (Count, []SampleItem, error) {
+	if n == 0 {
+		cnt, err := c.Count(ctx, query, sort)
+		return cnt, nil, err
+	}
+	cnt, items, err := c.sample(ctx, query, sort, objectType, n, true)
+	if err != nil {
+		return Count{}, nil, err
+	}
+	return *cnt, items, nil
+}
+
+func (c *Client) sample(ctx context.Context, query, sort json.RawMessage, objectType string, n int, withCount bool) (*Count, []SampleItem, error) {
+	if n < 0 {
+		return nil, nil, fmt.Errorf("closeapi: POST %s: sample size must not be negative", searchPath)
+	}
+	if !objectTypePattern.MatchString(objectType) {
+		return nil, nil, fmt.Errorf("closeapi: POST %s: object type must be a Close object type such as lead or contact", searchPath)
+	}
+	if n == 0 {
+		return nil, []SampleItem{}, nil
+	}
+	limit := n
+	req := SearchRequest{
+		Query:         query,
+		Sort:          sort,
+		ResultsLimit:  &limit,
+		Limit:         min(n, maxSearchPage),
+		IncludeCounts: withCount,
+		Fields:        map[string][]string{objectType: sampleFields},
+	}
+	var cnt *Count
+	items := make([]SampleItem, 0, min(n, maxSearchPage))
+	for {
+		resp, err := c.Search(ctx, req)
+		if err != nil {
+			return nil, nil, err
+		}
+		if withCount && cnt == nil {
+			if resp.Count == nil {
+				return nil, nil, errNoCount
+			}
+			cnt = resp.Count
+		}
+		for _, row := range resp.Data {
+			if it, ok := sampleItem(row); ok && len(items) < n {
+				items = append(items, it)
+			}
+		}
+		// Stop on the last page, when enough were collected, or on an empty page (a server
+		// that keeps returning a cursor without rows would otherwise loop forever).
+		if len(items) >= n || resp.Cursor == nil || *resp.Cursor == "" || len(resp.Data) == 0 {
+			return cnt, items, nil
+		}
+		req.Cursor = resp.Cursor
+		req.IncludeCounts = false
+		req.Limit = min(n-len(items), maxSearchPage)
+	}
+}
+
+// sampleItem reads one search row: display_name, else name, else the id as the label.
+func sampleItem(row map[string]any) (SampleItem, bool) {
+	id, _ := row["id"].(string)
+	if id == "" {
+		return SampleItem{}, false
+	}
+	for _, k := range []string{"display_name", "name"} {
+		if s, ok := row[k].(string); ok && s != "" {
+			return SampleItem{ID: id, DisplayName: s}, true
+		}
+	}
+	return SampleItem{ID: id, DisplayName: id}, true
+}
