@@ -1,0 +1,244 @@
+// Package guards is the safety layer between a model and Close's bulk
+// delete: plan → confirm → execute (DESIGN.md "The guard").
+//
+// Preview judges the query by policy without Close, counts and samples it
+// in one Close request with exactly the query and sort the delete will use,
+// and saves a Plan. Create loads the plan (single use, bound to the
+// credential that previewed it, expiring), checks the person's confirmation,
+// recounts, refuses when more objects match than were shown, and sends the
+// bulk delete with results_limit capped at the confirmed count, so Close can
+// never delete more than the person agreed to. Every step is written to an
+// append-only audit log, and a create that cannot be recorded is not sent.
+//
+// The package knows nothing about MCP: the tools layer turns a *Refusal into
+// an isError tool result and runs the elicitation round trip with
+// SealState/OpenState.
+package guards
+
+import (
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ConfirmMode says which confirmations count.
+type ConfirmMode string
+
+const (
+	// ConfirmAuto accepts an elicited phrase, or else the phrase passed as
+	// the confirm argument.
+	ConfirmAuto ConfirmMode = "auto"
+	// ConfirmElicit accepts only an elicited phrase; a typed-through
+	// argument is refused (the model could have written it itself).
+	ConfirmElicit ConfirmMode = "elicit"
+)
+
+// Ways a confirmation arrived (Confirmation.By, Receipt.ConfirmedBy).
+const (
+	ConfirmedByElicitation = "elicitation"
+	ConfirmedByPhrase      = "phrase"
+)
+
+// Defaults of Policy.
+const (
+	DefaultMaxObjects = 1000
+	DefaultPlanTTL    = 10 * time.Minute
+	DefaultSampleSize = 10
+	MaxSampleSize     = 50
+	// NoSample as PreviewInput.SampleSize asks for the count only.
+	NoSample = -1
+)
+
+// DefaultAllowedObjectTypes are the object types Close's search documents
+// (close-api.md §2.4), and so the only ones a count can be trusted for.
+var DefaultAllowedObjectTypes = []string{"lead", "contact"}
+
+// indexLagWindow is how long after a delete Close's search may still count
+// deleted objects (30–60 s observed, close-api.md §2.4 [OBS]).
+const indexLagWindow = 60 * time.Second
+
+// Policy is what the operator allows.
+type Policy struct {
+	// MaxObjects caps will_delete of an executable plan. 0 → 1000.
+	MaxObjects int
+	// AllowedObjectTypes that may be deleted. nil → lead, contact.
+	AllowedObjectTypes []string
+	// AllowMatchAll permits queries that match every object of the type.
+	AllowMatchAll bool
+	// Confirm mode. "" → ConfirmAuto.
+	Confirm ConfirmMode
+	// PlanTTL is how long a plan can be executed. 0 → 10 minutes.
+	PlanTTL time.Duration
+}
+
+// Config builds a Guard.
+type Config struct {
+	Policy Policy
+	// Store keeps plans. nil → a MemoryStore on the guard's clock.
+	Store PlanStore
+	// Audit is required: a guard that cannot record does not delete.
+	Audit *AuditLog
+	// Environment is "sandbox" or "close"; it is echoed in every preview
+	// and audit record so nobody mistakes one for the other.
+	Environment string
+	// Now is the clock (tests inject one). nil → time.Now.
+	Now func() time.Time
+	// SealKey is the AES key (16, 24 or 32 bytes) for elicitation state.
+	// nil → a random 32-byte key, which is right for one process (stdio);
+	// replicas behind a load balancer must share one.
+	SealKey []byte
+}
+
+// Guard enforces the policy. It is safe for concurrent use.
+type Guard struct {
+	policy Policy
+	store  PlanStore
+	log    *AuditLog
+	env    string
+	now    func() time.Time
+	aead   cipher.AEAD
+
+	mu         sync.Mutex
+	usedNonces map[string]time.Time
+	knownJobs  map[string]bool      // jobs this guard created or reconciled
+	lastCreate map[string]time.Time // principal → when it last sent a create
+}
+
+// New checks the configuration and fills in defaults.
+func New(c Config) (*Guard, error) {
+	if c.Audit == nil {
+		return nil, errors.New("guards: an audit log is required")
+	}
+	p := c.Policy
+	if p.MaxObjects < 0 {
+		return nil, errors.New("guards: MaxObjects must not be negative")
+	}
+	if p.MaxObjects == 0 {
+		p.MaxObjects = DefaultMaxObjects
+	}
+	if p.PlanTTL < 0 {
+		return nil, errors.New("guards: PlanTTL must not be negative")
+	}
+	if p.PlanTTL == 0 {
+		p.PlanTTL = DefaultPlanTTL
+	}
+	switch p.Confirm {
+	case "":
+		p.Confirm = ConfirmAuto
+	case ConfirmAuto, ConfirmElicit:
+	default:
+		return nil, fmt.Errorf("guards: confirm mode %q is not auto or elicit", p.Confirm)
+	}
+	types := p.AllowedObjectTypes
+	if types == nil {
+		types = DefaultAllowedObjectTypes
+	}
+	p.AllowedObjectTypes = nil
+	for _, t := range types {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if t != "" && !slices.Contains(p.AllowedObjectTypes, t) {
+			p.AllowedObjectTypes = append(p.AllowedObjectTypes, t)
+		}
+	}
+	if len(p.AllowedObjectTypes) == 0 {
+		return nil, errors.New("guards: no object type is allowed")
+	}
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
+	store := c.Store
+	if store == nil {
+		store = NewMemoryStoreClock(now)
+	}
+	key := c.SealKey
+	if key == nil {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	switch len(key) {
+	case 16, 24, 32:
+	default:
+		return nil, fmt.Errorf("guards: SealKey must be 16, 24 or 32 bytes, not %d", len(key))
+	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, fmt.Errorf("guards: seal key: %w", err)
+	}
+	return &Guard{
+		policy:     p,
+		store:      store,
+		log:        c.Audit,
+		env:        c.Environment,
+		now:        now,
+		aead:       aead,
+		usedNonces: map[string]time.Time{},
+		knownJobs:  map[string]bool{},
+		lastCreate: map[string]time.Time{},
+	}, nil
+}
+
+// Policy returns the effective policy (defaults filled in).
+func (g *Guard) Policy() Policy {
+	p := g.policy
+	p.AllowedObjectTypes = slices.Clone(p.AllowedObjectTypes)
+	return p
+}
+
+// audit writes a record stamped with the guard's clock and environment.
+func (g *Guard) audit(r AuditRecord) (string, error) {
+	if r.Time.IsZero() {
+		r.Time = g.now().UTC()
+	}
+	if r.Environment == "" {
+		r.Environment = g.env
+	}
+	return g.log.Append(r)
+}
+
+// refuse records r (best effort: a refusal deletes nothing, so a failed
+// write must not turn it into something else) and returns it as an error.
+func (g *Guard) refuse(r *Refusal, rec AuditRecord) error {
+	rec.Event = EventRefusal
+	rec.Code = r.Code
+	rec.Reason = r.Error()
+	rec.Outcome = "refused"
+	g.audit(rec)
+	return r
+}
+
+func planRecord(p *Plan) AuditRecord {
+	return AuditRecord{
+		PlanID:      p.ID,
+		Principal:   p.Principal,
+		ObjectType:  p.ObjectType,
+		QueryDigest: p.QueryDigest,
+		Summary:     p.Summary,
+		Total:       intp(p.Total),
+		WillDelete:  intp(p.WillDelete),
+	}
+}
+
+func intp(v int) *int { return &v }
+
+// plural names n objects of type t, e.g. "42 leads", "1 contact".
+func plural(n int, t string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, t)
+	}
+	return fmt.Sprintf("%d %ss", n, t)
+}
+
+// deletePhrase is what the person types to confirm, e.g. "DELETE 42 LEADS".
+// It carries the count so that confirming is confirming a number.
+func deletePhrase(n int, objectType string) string {
+	return "DELETE " + strings.ToUpper(plural(n, objectType))
+}
+
+// resumePhrase is what the person types to resume a paused job.
+func resumePhrase(jobID string) string { return "RESUME " + jobID }

@@ -1,0 +1,173 @@
+package guards
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bulkguard/bulkguard/closeapi"
+)
+
+// Bulk delete statuses (close-api.md §1.3).
+const (
+	statusPaused   = closeapi.StatusPaused
+	statusResuming = closeapi.StatusResuming
+	statusDone     = "done"
+	statusError    = "error"
+)
+
+func statusOf(j *closeapi.BulkDelete) string { return j.StatusString() }
+
+func jobRecord(principal, jobID string, j *closeapi.BulkDelete) AuditRecord {
+	r := AuditRecord{Principal: principal, JobID: jobID}
+	if j != nil {
+		r.ObjectType = j.BulkObjectType
+		if j.NObjects != nil {
+			r.Total = intp(*j.NObjects)
+		}
+		if j.ResultsLimit != nil {
+			r.WillDelete = intp(*j.ResultsLimit)
+		}
+	}
+	return r
+}
+
+// loadJob validates the id (before it goes into a URL) and reads the job;
+// a bad id and an unknown job are refusals, other failures errors.
+func (g *Guard) loadJob(ctx context.Context, cl *closeapi.Client, jobID, verb string) (*closeapi.BulkDelete, error) {
+	rec := AuditRecord{Principal: cl.Principal(), JobID: jobID}
+	if err := closeapi.ValidateBulkDeleteID(jobID); err != nil {
+		rec.JobID = ""
+		rec.Reason = fmt.Sprintf("invalid id %q", jobID)
+		return nil, g.refuse(&Refusal{Code: CodeJobInvalidID, Pointer: "/id",
+			Problem: fmt.Sprintf("%q is not a bulk delete id (they look like bulkdelete_…)", jobID),
+			Next:    "Take the id from create_bulk_delete's result or from list_bulk_deletes, then call " + verb + " again."}, rec)
+	}
+	job, err := cl.GetBulkDelete(ctx, jobID)
+	if closeapi.IsNotFound(err) {
+		return nil, g.refuse(&Refusal{Code: CodeJobNotFound, Pointer: "/id",
+			Problem: "Close has no bulk delete " + jobID + " visible to this credential",
+			Next:    "Check the id with list_bulk_deletes, then call " + verb + " again."}, rec)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("guards: read bulk delete %s: %w", jobID, err)
+	}
+	return job, nil
+}
+
+// BeginResume checks that the job exists and is paused and says what the
+// person must confirm ("RESUME <id>"). It makes one Close request and
+// changes nothing.
+func (g *Guard) BeginResume(ctx context.Context, cl *closeapi.Client, jobID string) (*Pending, error) {
+	job, err := g.loadJob(ctx, cl, jobID, "resume_bulk_delete")
+	if err != nil {
+		return nil, err
+	}
+	if r := notPausedRefusal(job); r != nil {
+		return nil, g.refuse(r, jobRecord(cl.Principal(), jobID, job))
+	}
+	phrase := resumePhrase(jobID)
+	return &Pending{
+		Job:     job,
+		Phrase:  phrase,
+		Message: resumeMessage(job, phrase),
+		Purpose: PurposeResume,
+		Target:  jobID,
+	}, nil
+}
+
+func resumeMessage(j *closeapi.BulkDelete, phrase string) string {
+	progress := fmt.Sprintf("%d objects deleted so far", j.NObjectsProcessed)
+	if j.NObjects != nil {
+		progress = fmt.Sprintf("%d of %d objects deleted so far", j.NObjectsProcessed, *j.NObjects)
+	}
+	return fmt.Sprintf("Resuming bulk delete %s continues deleting %s objects (%s). Deleted objects cannot be restored. Type %s to confirm.",
+		j.ID, j.BulkObjectType, progress, phrase)
+}
+
+func notPausedRefusal(j *closeapi.BulkDelete) *Refusal {
+	st := statusOf(j)
+	if st == statusPaused {
+		return nil
+	}
+	shown := st
+	if shown == "" {
+		shown = "unknown"
+	}
+	return &Refusal{Code: CodeJobNotPaused, Pointer: "/id",
+		Problem: fmt.Sprintf("bulk delete %s is %s, not paused, so there is nothing to resume", j.ID, shown),
+		Next:    "Check its progress with get_bulk_delete; only a paused job can be resumed."}
+}
+
+// Resume re-checks the job (still paused), checks the confirmation
+// ("RESUME <id>", same rules as create) and sets it resuming. The intent
+// is recorded first: resuming deletes, so an unrecordable resume is
+// refused.
+func (g *Guard) Resume(ctx context.Context, cl *closeapi.Client, jobID string, c Confirmation) (*closeapi.BulkDelete, error) {
+	principal := cl.Principal()
+	rec := AuditRecord{Principal: principal, JobID: jobID}
+	if closeapi.ValidateBulkDeleteID(jobID) == nil {
+		// The confirmation is judged before Close is asked anything.
+		if r := g.checkConfirmation(c, resumePhrase(jobID), "resume a delete"); r != nil {
+			return nil, g.refuse(r, rec)
+		}
+	}
+	job, err := g.loadJob(ctx, cl, jobID, "resume_bulk_delete")
+	if err != nil {
+		return nil, err
+	}
+	rec = jobRecord(principal, jobID, job)
+	if r := notPausedRefusal(job); r != nil {
+		return nil, g.refuse(r, rec)
+	}
+	intent := rec
+	intent.Event, intent.Outcome, intent.Reason = EventResume, "resuming", "confirmed by "+c.By
+	if _, err := g.audit(intent); err != nil {
+		return nil, g.refuse(&Refusal{Code: CodeAuditUnavailable,
+			Problem: "the audit log could not be written (" + err.Error() + "), so the job was not resumed",
+			Next:    "Ask the operator to fix the audit log, then call resume_bulk_delete again; the job stays paused."}, rec)
+	}
+	updated, err := cl.SetBulkDeleteStatus(ctx, jobID, statusResuming)
+	out := rec
+	out.Event = EventResume
+	if err != nil {
+		out.Outcome, out.Reason = "failed", err.Error()
+		g.audit(out)
+		return nil, fmt.Errorf("guards: resume bulk delete %s: %w", jobID, err)
+	}
+	out.Outcome = "resumed"
+	g.audit(out)
+	return updated, nil
+}
+
+// Pause is the brake: it sets a running job paused. Pausing a paused job
+// returns it unchanged; a finished job is a refusal. Pause is never refused
+// for an audit failure: stopping a delete must always work, so the audit
+// write is best effort here.
+func (g *Guard) Pause(ctx context.Context, cl *closeapi.Client, jobID string) (*closeapi.BulkDelete, error) {
+	principal := cl.Principal()
+	job, err := g.loadJob(ctx, cl, jobID, "pause_bulk_delete")
+	if err != nil {
+		return nil, err
+	}
+	rec := jobRecord(principal, jobID, job)
+	rec.Event = EventPause
+	switch st := statusOf(job); st {
+	case statusPaused:
+		rec.Outcome = "already_paused"
+		g.audit(rec)
+		return job, nil
+	case statusDone, statusError:
+		return nil, g.refuse(&Refusal{Code: CodeJobFinished, Pointer: "/id",
+			Problem: fmt.Sprintf("bulk delete %s has finished (status %s, %d objects processed), so it cannot be paused", jobID, st, job.NObjectsProcessed),
+			Next:    "Nothing more will be deleted by this job; check get_bulk_delete for its final counts."}, rec)
+	}
+	updated, err := cl.SetBulkDeleteStatus(ctx, jobID, statusPaused)
+	if err != nil {
+		rec.Outcome, rec.Reason = "failed", err.Error()
+		g.audit(rec)
+		return nil, fmt.Errorf("guards: pause bulk delete %s: %w", jobID, err)
+	}
+	rec.Outcome = "paused"
+	g.audit(rec)
+	return updated, nil
+}

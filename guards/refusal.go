@@ -1,0 +1,106 @@
+package guards
+
+import (
+	"errors"
+	"strings"
+)
+
+// Refusal is the guard saying no. Every refusal says what happened
+// (Problem, and Pointer when a place in the input is to blame), that nothing
+// was deleted, and what to do next (Next), because the model reading it has
+// to be able to recover without guessing and the person must never wonder
+// whether data went away.
+type Refusal struct {
+	// Code is stable and machine-readable (one of the Code* constants).
+	Code string `json:"code"`
+	// Pointer is a JSON pointer into the tool input, "" when not about one
+	// place.
+	Pointer string `json:"pointer,omitempty"`
+	// Problem says what happened, in a sentence without a final period.
+	Problem string `json:"problem"`
+	// Next says what to do now.
+	Next string `json:"next"`
+}
+
+// Error renders "<problem> [at <pointer>]. Nothing was deleted. <next>".
+func (r *Refusal) Error() string {
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(r.Problem, ". "))
+	if r.Pointer != "" {
+		b.WriteString(" at ")
+		b.WriteString(r.Pointer)
+	}
+	b.WriteString(". Nothing was deleted.")
+	if r.Next != "" {
+		b.WriteString(" ")
+		b.WriteString(r.Next)
+	}
+	return b.String()
+}
+
+// AsRefusal reports whether err is (or wraps) a *Refusal and returns it.
+func AsRefusal(err error) (*Refusal, bool) {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r, true
+	}
+	return nil, false
+}
+
+// Refusal codes. They are part of the guard's interface: tests and the
+// tools layer match on them, so they never change meaning.
+const (
+	// Preview policy (judged without Close).
+	CodeQueryMissing         = "query_missing"
+	CodeQueryAndSmartView    = "query_and_smart_view"
+	CodeObjectTypeMissing    = "object_type_missing"
+	CodeObjectTypeNotAllowed = "object_type_not_allowed"
+	CodeMatchAll             = "match_all"
+	CodeResultsLimitInvalid  = "results_limit_invalid"
+	CodeSmartViewInvalidID   = "smart_view_invalid_id"
+	CodeSmartViewNotFound    = "smart_view_not_found"
+	CodeSmartViewLegacy      = "smart_view_legacy"
+	CodeSmartViewType        = "smart_view_type"
+	CodeSmartViewMismatch    = "smart_view_object_type_mismatch"
+
+	// Preview results (the plan exists but cannot be executed).
+	CodeTooMany          = "too_many"
+	CodeNothingToDelete  = "nothing_to_delete"
+	CodeAuditUnavailable = "audit_unavailable"
+
+	// Plan checks at create.
+	CodePlanUnknown       = "plan_unknown"
+	CodePlanExpired       = "plan_expired"
+	CodePlanConsumed      = "plan_consumed"
+	CodePlanInUse         = "plan_in_use"
+	CodePlanStale         = "plan_stale"
+	CodePlanForeign       = "plan_foreign"
+	CodePlanNotExecutable = "plan_not_executable"
+
+	// Confirmation.
+	CodeConfirmationMissing  = "confirmation_missing"
+	CodeConfirmationMismatch = "confirmation_mismatch"
+	CodeElicitationRequired  = "elicitation_required"
+	CodeConfirmationInvalid  = "confirmation_invalid"
+
+	// Execution.
+	CodeDriftUp = "drift_up"
+
+	// Jobs (pause / resume).
+	CodeJobInvalidID = "job_invalid_id"
+	CodeJobNotFound  = "job_not_found"
+	CodeJobNotPaused = "job_not_paused"
+	CodeJobFinished  = "job_finished"
+
+	// Sealed elicitation state.
+	CodeStateTampered    = "state_tampered"
+	CodeStateForeign     = "state_foreign"
+	CodeStateWrongTarget = "state_wrong_target"
+	CodeStateExpired     = "state_expired"
+	CodeStateReplayed    = "state_replayed"
+)
+
+const (
+	nextPreviewAgain = "Call preview_bulk_delete again, show the person the new count, summary and sample, then call create_bulk_delete with the new plan_id."
+	nextNarrow       = "Narrow the query: add conditions (for example a date range or a status), or set results_limit, then call preview_bulk_delete again."
+)

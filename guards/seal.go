@@ -1,0 +1,182 @@
+package guards
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Elicitation state travels through the MCP client (MRTR requestState), so
+// it is attacker-controlled (mcp-notes.md §0.5, §C.1). It is sealed with
+// AES-GCM and bound to the purpose, target, principal, phrase and a short
+// expiry, and each token opens once: the nonce is remembered server-side
+// until the token expires. The pattern follows GitHub's delete_repository
+// (mcp-notes.md §B.1).
+
+// stateTTL is how long a sealed state lives at most: long enough for a
+// person to read and type the phrase, short enough that a leaked token is
+// soon useless. It never outlives the plan.
+const stateTTL = 5 * time.Minute
+
+// stateAAD separates bulkguard's sealed state from any other use of the key.
+var stateAAD = []byte("bulkguard/elicitation-state/v1")
+
+// Purposes of a sealed state.
+const (
+	PurposeCreate = "create"
+	PurposeResume = "resume"
+)
+
+type sealedState struct {
+	Purpose   string `json:"purpose"`
+	Target    string `json:"target"`
+	Principal string `json:"principal"`
+	Phrase    string `json:"phrase"`
+	Expires   int64  `json:"expires"` // unix seconds
+	Nonce     string `json:"nonce"`
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// SealState seals what the person is asked to confirm in p for principal.
+// The token is base64url (no padding) of GCM nonce ‖ ciphertext.
+func (g *Guard) SealState(p *Pending, principal string) (string, error) {
+	if p == nil || p.Target == "" || p.Phrase == "" {
+		return "", errors.New("guards: SealState needs a pending confirmation with a target and a phrase")
+	}
+	if principal == "" {
+		return "", errors.New("guards: SealState needs a principal")
+	}
+	purpose := p.Purpose
+	if purpose == "" {
+		purpose = purposeOf(p.Target)
+	}
+	exp := g.now().Add(stateTTL)
+	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(exp) {
+		exp = p.ExpiresAt
+	}
+	st := sealedState{
+		Purpose:   purpose,
+		Target:    p.Target,
+		Principal: principal,
+		Phrase:    p.Phrase,
+		Expires:   exp.Unix(),
+		Nonce:     randomBase62(22),
+	}
+	plain, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, g.aead.NonceSize())
+	rand.Read(nonce)
+	sealed := g.aead.Seal(nonce, nonce, plain, stateAAD)
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// OpenState checks a token that came back from the client: it must be
+// intact, for this principal, for this target (and the purpose that target
+// implies), not expired and not opened before. Each failure is a distinct
+// *Refusal. Success burns the token.
+func (g *Guard) OpenState(token, principal, target string) error {
+	st, err := g.openState(token, principal, target)
+	if err != nil {
+		return err
+	}
+	if st.Principal != principal {
+		return g.refuseState(&Refusal{Code: CodeStateForeign,
+			Problem: "the confirmation state was issued to a different Close credential",
+			Next:    "Call the tool again with the same credential that started the confirmation; nothing will run on someone else's confirmation."}, principal, target)
+	}
+	if st.Target != target || st.Purpose != purposeOf(target) {
+		return g.refuseState(&Refusal{Code: CodeStateWrongTarget,
+			Problem: fmt.Sprintf("the confirmation state is for %s %s, not for %s", st.Purpose, st.Target, target),
+			Next:    "Start the confirmation again for " + target + "; a confirmation of one plan or job never applies to another."}, principal, target)
+	}
+	if !g.now().Before(time.Unix(st.Expires, 0)) {
+		return g.refuseState(&Refusal{Code: CodeStateExpired,
+			Problem: "the confirmation state expired",
+			Next:    "Call the tool again to ask the person once more; " + nextPreviewAgainIfCreate(target)}, principal, target)
+	}
+	if !g.burnNonce(st.Nonce, time.Unix(st.Expires, 0)) {
+		return g.refuseState(&Refusal{Code: CodeStateReplayed,
+			Problem: "the confirmation state was already used",
+			Next:    "Each confirmation answers one request. Call the tool again to ask the person once more."}, principal, target)
+	}
+	return nil
+}
+
+// burnNonce records nonce as used and reports whether it was fresh. The
+// check and the record are one critical section, so of two concurrent opens
+// of one token exactly one succeeds.
+func (g *Guard) burnNonce(nonce string, expires time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	for n, exp := range g.usedNonces {
+		if now.After(exp) {
+			delete(g.usedNonces, n)
+		}
+	}
+	if _, used := g.usedNonces[nonce]; used {
+		return false
+	}
+	// Kept a little past expiry so a clock step back cannot revive it.
+	g.usedNonces[nonce] = expires.Add(time.Minute)
+	return true
+}
+
+func (g *Guard) openState(token, principal, target string) (*sealedState, error) {
+	tampered := &Refusal{Code: CodeStateTampered,
+		Problem: "the confirmation state is not one bulkguard issued, or it was altered",
+		Next:    "Call the tool again without the state to start a new confirmation."}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(token))
+	if err != nil || len(raw) < g.aead.NonceSize()+g.aead.Overhead() {
+		return nil, g.refuseState(tampered, principal, target)
+	}
+	ns := g.aead.NonceSize()
+	plain, err := g.aead.Open(nil, raw[:ns], raw[ns:], stateAAD)
+	if err != nil {
+		return nil, g.refuseState(tampered, principal, target)
+	}
+	var st sealedState
+	if err := json.Unmarshal(plain, &st); err != nil || st.Nonce == "" {
+		return nil, g.refuseState(tampered, principal, target)
+	}
+	return &st, nil
+}
+
+func (g *Guard) refuseState(r *Refusal, principal, target string) error {
+	rec := AuditRecord{Principal: principal}
+	if strings.HasPrefix(target, "plan_") {
+		rec.PlanID = target
+	} else {
+		rec.JobID = target
+	}
+	return g.refuse(r, rec)
+}
+
+func purposeOf(target string) string {
+	if strings.HasPrefix(target, "plan_") {
+		return PurposeCreate
+	}
+	return PurposeResume
+}
+
+func nextPreviewAgainIfCreate(target string) string {
+	if purposeOf(target) == PurposeCreate {
+		return "if the plan has expired too, " + lowerFirst(nextPreviewAgain)
+	}
+	return "the job stays paused until then."
+}
