@@ -1,0 +1,572 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/bulkguard/bulkguard/closeapi"
+	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/schema"
+)
+
+// toolset holds the dependencies the handlers share.
+type toolset struct {
+	d   Deps
+	log *slog.Logger
+}
+
+// handlerFunc is a tool handler after the Close client has been chosen. It
+// always returns a result: errors the model can act on are isError results.
+type handlerFunc func(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult
+
+// wrap adapts a handlerFunc to mcp-go. A Go error is returned only for a
+// programming fault (no result); everything else is a tool result.
+func (t *toolset) wrap(name string, h handlerFunc) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		cl, res := t.clientFor(req)
+		if res != nil {
+			return res, nil
+		}
+		res = h(ctx, req, cl)
+		if res == nil {
+			return nil, fmt.Errorf("tools: %s produced no result", name)
+		}
+		return res, nil
+	}
+}
+
+// clientFor picks the Close client of a request: the caller's own key when
+// the operator allows per-request keys and the HTTP request carries one,
+// else the server's. Plans are bound to the credential (the guard compares
+// cl.Principal()), so one caller's plan cannot be executed with another's
+// key. The key itself never appears in a result or log line.
+func (t *toolset) clientFor(req mcp.CallToolRequest) (*closeapi.Client, *mcp.CallToolResult) {
+	if t.d.AllowClientKeys && req.Header != nil {
+		if key := strings.TrimSpace(req.Header.Get(ClientKeyHeader)); key != "" {
+			if t.d.ClientForKey == nil {
+				return nil, errorResult("This server accepts the " + ClientKeyHeader + " header but has no way to use it (a configuration fault). Nothing was deleted. Ask the operator to check the server setup.")
+			}
+			cl, err := t.d.ClientForKey(key)
+			if err != nil || cl == nil {
+				// err is not shown: it could quote the key.
+				return nil, errorResult("The Close API key in the " + ClientKeyHeader + " header could not be used. Nothing was deleted. Check the header's value.")
+			}
+			return cl, nil
+		}
+	}
+	if t.d.Client == nil {
+		return nil, errorResult("No Close API key is configured. Nothing was deleted. Set CLOSE_API_KEY for the server, or send the " + ClientKeyHeader + " header where the server allows it.")
+	}
+	return t.d.Client, nil
+}
+
+func (t *toolset) env() string {
+	if t.d.Environment == "" {
+		return "close"
+	}
+	return t.d.Environment
+}
+
+// preview_bulk_delete
+
+func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
+	var a previewArgs
+	if e := decodeArgs(req, &a, "s_query", "sort"); e != nil {
+		return argErrorResult(e)
+	}
+	hasQuery, hasView := len(a.SQuery) > 0, a.SmartViewID != ""
+	switch {
+	case hasQuery && hasView:
+		return argErrorResult(&argError{Pointer: "/smart_view_id", Problem: "s_query and smart_view_id were both given",
+			Next: "Give one of them: s_query for a query you wrote or pasted, smart_view_id to delete what a Smart View matches."})
+	case !hasQuery && !hasView:
+		return argErrorResult(&argError{Pointer: "/s_query", Problem: "s_query or smart_view_id is required",
+			Next: "Pass s_query (a Close structured query) or smart_view_id (from lookup_close_ids kind smart_views)."})
+	}
+	in := guards.PreviewInput{SmartViewID: a.SmartViewID, SendDoneEmail: a.SendDoneEmail}
+	if hasView {
+		if err := closeapi.ValidateSmartViewID(a.SmartViewID); err != nil {
+			return argErrorResult(&argError{Pointer: "/smart_view_id", Problem: "not a Smart View id (save_…)",
+				Next: "Get the id from lookup_close_ids with kind smart_views."})
+		}
+	}
+	var wrapped *schema.Request
+	if hasQuery {
+		r, err := schema.Decode(a.SQuery)
+		if err != nil {
+			return argErrorResult(decodeError(err, "/s_query"))
+		}
+		wrapped = r
+		in.Query, in.Unrecognised = r.Query, r.Unrecognised
+		in.Sort, in.ResultsLimit = r.Sort, r.ResultsLimit
+	}
+	if len(a.Sort) > 0 {
+		s, err := schema.DecodeSort(a.Sort)
+		if err != nil {
+			return argErrorResult(decodeError(err, "/sort"))
+		}
+		// A pasted Smart View brings its own sort; a second, different one
+		// would leave it unclear which matches fall inside results_limit.
+		if wrapped != nil && len(wrapped.Sort) > 0 && !sameSort(wrapped.Sort, s) {
+			return argErrorResult(&argError{Pointer: "/sort", Problem: "s_query already has a sort, and sort gives a different one",
+				Next: "Give the sort once: inside s_query or as sort."})
+		}
+		in.Sort = s
+	}
+	if a.ResultsLimit != nil {
+		if *a.ResultsLimit < 1 {
+			return argErrorResult(&argError{Pointer: "/results_limit", Problem: fmt.Sprintf("must be at least 1, got %d", *a.ResultsLimit),
+				Next: "Leave results_limit out to delete every match, or give a positive number."})
+		}
+		if wrapped != nil && wrapped.ResultsLimit != nil && *wrapped.ResultsLimit != *a.ResultsLimit {
+			return argErrorResult(&argError{Pointer: "/results_limit", Problem: fmt.Sprintf("s_query already has results_limit %d, and results_limit gives %d", *wrapped.ResultsLimit, *a.ResultsLimit),
+				Next: "Give results_limit once: inside s_query or as results_limit."})
+		}
+		in.ResultsLimit = a.ResultsLimit
+	}
+	if a.SampleSize != nil {
+		if *a.SampleSize < 1 || *a.SampleSize > guards.MaxSampleSize {
+			return argErrorResult(&argError{Pointer: "/sample_size", Problem: fmt.Sprintf("must be between 1 and %d, got %d", guards.MaxSampleSize, *a.SampleSize),
+				Next: "Pass a sample_size from 1 to 50, or leave it out for 10."})
+		}
+		in.SampleSize = *a.SampleSize
+	}
+	p, err := t.d.Guard.Preview(ctx, cl, in)
+	if err != nil {
+		what := "such object"
+		if hasView {
+			what = "Smart View " + a.SmartViewID
+		}
+		return failure(err, effectNone, what)
+	}
+	out := previewResult{
+		PlanID:             p.PlanID,
+		Environment:        t.envOr(p.Environment),
+		ObjectType:         p.ObjectType,
+		Total:              p.Total,
+		WillDelete:         p.WillDelete,
+		ResultsLimit:       p.ResultsLimit,
+		Summary:            p.Summary,
+		Sample:             p.Sample,
+		Warnings:           p.Warnings,
+		Executable:         p.Executable,
+		ConfirmationPhrase: p.ConfirmationPhrase,
+	}
+	if out.Sample == nil {
+		out.Sample = []closeapi.SampleItem{}
+	}
+	if p.Refusal != nil {
+		out.Refusal = &refusalOut{Code: p.Refusal.Code, Pointer: p.Refusal.Pointer, Problem: p.Refusal.Problem, Next: p.Refusal.Next}
+	}
+	if !p.ExpiresAt.IsZero() {
+		e := p.ExpiresAt.UTC()
+		out.ExpiresAt = &e
+	}
+	return mcp.NewToolResultStructured(out, previewText(&out))
+}
+
+// sameSort compares two sorts by their Close encoding.
+func sameSort(a, b []schema.Sort) bool {
+	ea, err1 := schema.EncodeSort(a)
+	eb, err2 := schema.EncodeSort(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ea, eb)
+}
+
+func (t *toolset) envOr(e string) string {
+	if e != "" {
+		return e
+	}
+	return t.env()
+}
+
+// decodeError turns a schema.DecodeError into an argError under prefix.
+func decodeError(err error, prefix string) *argError {
+	var de *schema.DecodeError
+	if errors.As(err, &de) {
+		return &argError{Pointer: prefix + de.Pointer, Problem: de.Problem,
+			Next: "Fix the query at that place and call preview_bulk_delete again."}
+	}
+	return &argError{Pointer: prefix, Problem: err.Error(), Next: "Fix it and call preview_bulk_delete again."}
+}
+
+func previewText(p *previewResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "PREVIEW (%s, nothing deleted): %d %s(s) match; %d would be deleted.\n", p.Environment, p.Total, p.ObjectType, p.WillDelete)
+	fmt.Fprintf(&b, "Query: %s\n", p.Summary)
+	if len(p.Sample) > 0 {
+		fmt.Fprintf(&b, "Sample (%d of %d):\n", len(p.Sample), p.Total)
+		for _, s := range p.Sample {
+			fmt.Fprintf(&b, "- %s (%s)\n", s.DisplayName, s.ID)
+		}
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "Warning: %s\n", w)
+	}
+	if !p.Executable {
+		b.WriteString("NOT EXECUTABLE")
+		if p.Refusal != nil {
+			fmt.Fprintf(&b, " (%s): %s", p.Refusal.Code, p.Refusal.Problem)
+			if p.Refusal.Pointer != "" {
+				fmt.Fprintf(&b, " at %s", p.Refusal.Pointer)
+			}
+			b.WriteString(". " + p.Refusal.Next)
+		}
+		b.WriteString("\n")
+		return b.String()
+	}
+	b.WriteString("Show the person this summary, count and sample. ")
+	fmt.Fprintf(&b, "If they want it deleted, call create_bulk_delete with plan_id %s; the person confirms by typing %s themselves (never type it for them).", p.PlanID, p.ConfirmationPhrase)
+	if p.ExpiresAt != nil {
+		fmt.Fprintf(&b, " The plan expires at %s.", p.ExpiresAt.Format(time.RFC3339))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// create_bulk_delete
+
+func (t *toolset) create(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
+	var a createArgs
+	if e := decodeArgs(req, &a); e != nil {
+		return argErrorResult(e)
+	}
+	if a.PlanID == "" {
+		return argErrorResult(errRequired("plan_id", "the plan_id preview_bulk_delete returned"))
+	}
+	return t.confirmAndRun(ctx, req, cl, a.Confirm, confirmation{
+		target: a.PlanID,
+		eff:    effectCreate,
+		what:   "such object",
+		begin: func(ctx context.Context) (*guards.Pending, error) {
+			return t.d.Guard.BeginCreate(ctx, cl, a.PlanID)
+		},
+		run: func(ctx context.Context, c guards.Confirmation) *mcp.CallToolResult {
+			ex, err := t.d.Guard.Create(ctx, cl, a.PlanID, c)
+			if err != nil {
+				return failure(err, effectCreate, "such object")
+			}
+			if ex == nil || ex.Job == nil {
+				return nil // a guard fault: wrap turns it into a JSON-RPC error
+			}
+			r := ex.Receipt
+			out := createResult{
+				Environment: t.env(),
+				Job:         ex.Job,
+				Receipt: receiptOut{
+					PlanID: r.PlanID, Previewed: r.Previewed, Recounted: r.Recounted,
+					ResultsLimitSent: r.ResultsLimitSent, ConfirmedBy: r.ConfirmedBy,
+					AuditID: r.AuditID, Reconciled: r.Reconciled,
+				},
+			}
+			return mcp.NewToolResultStructured(out, createText(&out))
+		},
+	})
+}
+
+func createText(c *createResult) string {
+	var b strings.Builder
+	status := c.Job.StatusString()
+	fmt.Fprintf(&b, "BULK DELETE STARTED (%s): job %s, status %s, deleting at most %d %s(s) (previewed %d, recounted %d), confirmed by %s.\n",
+		c.Environment, c.Job.ID, status, c.Receipt.ResultsLimitSent, c.Job.BulkObjectType, c.Receipt.Previewed, c.Receipt.Recounted, c.Receipt.ConfirmedBy)
+	if c.Receipt.Reconciled {
+		b.WriteString("The create's answer was lost; this job was found in Close's job list instead.\n")
+	}
+	fmt.Fprintf(&b, "Audit record %s. Follow it with get_bulk_delete id %s; pause_bulk_delete stops it.\n", c.Receipt.AuditID, c.Job.ID)
+	return b.String()
+}
+
+// list_bulk_deletes
+
+// listPage is how many jobs are read from Close per page when filtering,
+// and listScanMax bounds the jobs one filtered call reads, so a rare filter
+// over a long history costs a bounded number of requests; the caller pages
+// on with next_skip.
+const (
+	listPage    = 100
+	listScanMax = 1000
+)
+
+func (t *toolset) list(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
+	var a listArgs
+	if e := decodeArgs(req, &a); e != nil {
+		return argErrorResult(e)
+	}
+	limit, skip := 20, 0
+	if a.Limit != nil {
+		if *a.Limit < 1 || *a.Limit > 100 {
+			return argErrorResult(&argError{Pointer: "/limit", Problem: fmt.Sprintf("must be between 1 and 100, got %d", *a.Limit), Next: "Pass a limit from 1 to 100."})
+		}
+		limit = *a.Limit
+	}
+	if a.Skip != nil {
+		if *a.Skip < 0 {
+			return argErrorResult(&argError{Pointer: "/skip", Problem: fmt.Sprintf("must not be negative, got %d", *a.Skip), Next: "Pass 0 or the next_skip of the previous page."})
+		}
+		skip = *a.Skip
+	}
+	if a.Status != "" && !slices.Contains(jobStatuses, a.Status) {
+		return argErrorResult(&argError{Pointer: "/status", Problem: fmt.Sprintf("%q is not a job status", a.Status), Next: "Use one of: " + strings.Join(jobStatuses, ", ") + "."})
+	}
+	if a.ObjectType != "" && !slices.Contains(jobObjectTypes, a.ObjectType) {
+		return argErrorResult(&argError{Pointer: "/object_type", Problem: fmt.Sprintf("%q is not a bulk-action object type", a.ObjectType), Next: "Use one of: " + strings.Join(jobObjectTypes, ", ") + "."})
+	}
+	out := listResult{Environment: t.env(), Jobs: []closeapi.BulkDelete{}}
+	if a.Status == "" && a.ObjectType == "" {
+		page, err := cl.ListBulkDeletes(ctx, limit, skip)
+		if err != nil {
+			return failure(err, effectNone, "")
+		}
+		out.Jobs = append(out.Jobs, page.Data...)
+		out.HasMore = page.HasMore
+		if page.HasMore {
+			next := skip + len(page.Data)
+			out.NextSkip = &next
+		}
+		return mcp.NewToolResultStructured(out, listText(&out))
+	}
+	match := func(j *closeapi.BulkDelete) bool {
+		return (a.Status == "" || j.StatusString() == a.Status) && (a.ObjectType == "" || j.BulkObjectType == a.ObjectType)
+	}
+	offset := skip
+	for {
+		page, err := cl.ListBulkDeletes(ctx, listPage, offset)
+		if err != nil {
+			return failure(err, effectNone, "")
+		}
+		for i := range page.Data {
+			out.Scanned++
+			if !match(&page.Data[i]) {
+				continue
+			}
+			out.Jobs = append(out.Jobs, page.Data[i])
+			if len(out.Jobs) == limit {
+				next := offset + i + 1
+				out.HasMore = i+1 < len(page.Data) || page.HasMore
+				if out.HasMore {
+					out.NextSkip = &next
+				}
+				return mcp.NewToolResultStructured(out, listText(&out))
+			}
+		}
+		offset += len(page.Data)
+		if !page.HasMore || len(page.Data) == 0 {
+			return mcp.NewToolResultStructured(out, listText(&out))
+		}
+		if out.Scanned >= listScanMax {
+			// Bounded: report where to go on rather than read the whole
+			// history in one call.
+			out.HasMore = true
+			next := offset
+			out.NextSkip = &next
+			return mcp.NewToolResultStructured(out, listText(&out))
+		}
+	}
+}
+
+var (
+	jobStatuses    = []string{"created", "loading", "processing", "done", "paused", "resuming", "error"}
+	jobObjectTypes = []string{"lead", "contact", "call", "custom_activity", "form_submission"}
+)
+
+func listText(l *listResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d bulk-delete job(s) (%s)", len(l.Jobs), l.Environment)
+	if l.Scanned > 0 {
+		fmt.Fprintf(&b, ", %d scanned", l.Scanned)
+	}
+	b.WriteString(":\n")
+	for i := range l.Jobs {
+		b.WriteString("- " + jobLine(&l.Jobs[i]) + "\n")
+	}
+	if l.HasMore && l.NextSkip != nil {
+		fmt.Fprintf(&b, "More: call again with skip %d.\n", *l.NextSkip)
+	}
+	return b.String()
+}
+
+// get_bulk_delete, pause_bulk_delete, resume_bulk_delete
+
+// jobID decodes and checks a job id argument.
+func jobID(id string) *argError {
+	if id == "" {
+		return errRequired("id", "a bulkdelete_… id from create_bulk_delete or list_bulk_deletes")
+	}
+	if err := closeapi.ValidateBulkDeleteID(id); err != nil {
+		return &argError{Pointer: "/id", Problem: fmt.Sprintf("%q is not a bulk-delete job id (bulkdelete_…)", clip(id, 60)),
+			Next: "Use the id create_bulk_delete or list_bulk_deletes returned."}
+	}
+	return nil
+}
+
+func (t *toolset) jobResult(j *closeapi.BulkDelete, headline string) *mcp.CallToolResult {
+	out := jobResult{Environment: t.env(), Job: j, Progress: progressOf(j)}
+	text := headline + " (" + out.Environment + "): " + jobLine(j) + "."
+	switch {
+	case out.Progress.Terminal:
+		text += " The job is finished."
+	case j.StatusString() == "paused":
+		text += " The job is paused; resume_bulk_delete continues it after the person confirms."
+	default:
+		text += " Still running: call get_bulk_delete again in a few seconds; pause_bulk_delete stops it."
+	}
+	return mcp.NewToolResultStructured(out, text+"\n")
+}
+
+func (t *toolset) get(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
+	var a idArgs
+	if e := decodeArgs(req, &a); e != nil {
+		return argErrorResult(e)
+	}
+	if e := jobID(a.ID); e != nil {
+		return argErrorResult(e)
+	}
+	j, err := cl.GetBulkDelete(ctx, a.ID)
+	if err != nil {
+		return failure(err, effectNone, "bulk-delete job "+a.ID)
+	}
+	return t.jobResult(j, "Bulk delete")
+}
+
+func (t *toolset) pause(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
+	var a idArgs
+	if e := decodeArgs(req, &a); e != nil {
+		return argErrorResult(e)
+	}
+	if e := jobID(a.ID); e != nil {
+		return argErrorResult(e)
+	}
+	j, err := t.d.Guard.Pause(ctx, cl, a.ID)
+	if err != nil {
+		return failure(err, effectPause, "bulk-delete job "+a.ID)
+	}
+	return t.jobResult(j, "Pause requested")
+}
+
+func (t *toolset) resume(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
+	var a resumeArgs
+	if e := decodeArgs(req, &a); e != nil {
+		return argErrorResult(e)
+	}
+	if e := jobID(a.ID); e != nil {
+		return argErrorResult(e)
+	}
+	what := "bulk-delete job " + a.ID
+	return t.confirmAndRun(ctx, req, cl, a.Confirm, confirmation{
+		target: a.ID,
+		eff:    effectResume,
+		what:   what,
+		begin: func(ctx context.Context) (*guards.Pending, error) {
+			return t.d.Guard.BeginResume(ctx, cl, a.ID)
+		},
+		run: func(ctx context.Context, c guards.Confirmation) *mcp.CallToolResult {
+			j, err := t.d.Guard.Resume(ctx, cl, a.ID, c)
+			if err != nil {
+				return failure(err, effectResume, what)
+			}
+			return t.jobResult(j, "Resumed, confirmed by "+c.By)
+		},
+	})
+}
+
+// lookup_close_ids
+
+// lookupMax bounds the items of one lookup; name narrows it.
+const lookupMax = 200
+
+var lookupKinds = []string{"lead_statuses", "custom_fields", "smart_views", "users"}
+
+func (t *toolset) lookup(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
+	var a lookupArgs
+	if e := decodeArgs(req, &a); e != nil {
+		return argErrorResult(e)
+	}
+	if a.Kind == "" {
+		return argErrorResult(errRequired("kind", strings.Join(lookupKinds, ", ")))
+	}
+	if !slices.Contains(lookupKinds, a.Kind) {
+		return argErrorResult(&argError{Pointer: "/kind", Problem: fmt.Sprintf("%q is not a kind of id", a.Kind), Next: "Use one of: " + strings.Join(lookupKinds, ", ") + "."})
+	}
+	var items []lookupItem
+	switch a.Kind {
+	case "lead_statuses":
+		v, err := cl.LeadStatuses(ctx)
+		if err != nil {
+			return failure(err, effectNone, "")
+		}
+		for _, s := range v {
+			items = append(items, lookupItem{ID: s.ID, Name: s.Label})
+		}
+	case "custom_fields":
+		v, err := cl.LeadCustomFields(ctx)
+		if err != nil {
+			return failure(err, effectNone, "")
+		}
+		for _, f := range v {
+			items = append(items, lookupItem{ID: f.ID, Name: f.Name, Type: f.Type, Choices: f.Choices})
+		}
+	case "smart_views":
+		v, err := cl.SmartViews(ctx)
+		if err != nil {
+			return failure(err, effectNone, "")
+		}
+		for _, s := range v {
+			items = append(items, lookupItem{ID: s.ID, Name: s.Name, Type: s.Type})
+		}
+	case "users":
+		v, err := cl.Users(ctx)
+		if err != nil {
+			return failure(err, effectNone, "")
+		}
+		for _, u := range v {
+			name := u.DisplayName
+			if name == "" {
+				name = strings.TrimSpace(u.FirstName + " " + u.LastName)
+			}
+			items = append(items, lookupItem{ID: u.ID, Name: name, Email: u.Email})
+		}
+	}
+	out := lookupResult{Environment: t.env(), Kind: a.Kind, Items: []lookupItem{}}
+	needle := strings.ToLower(strings.TrimSpace(a.Name))
+	for _, it := range items {
+		if needle != "" && !strings.Contains(strings.ToLower(it.Name), needle) {
+			continue
+		}
+		if len(out.Items) == lookupMax {
+			out.Truncated = true
+			break
+		}
+		out.Items = append(out.Items, it)
+	}
+	return mcp.NewToolResultStructured(out, lookupText(&out))
+}
+
+func lookupText(l *lookupResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s (%s):\n", len(l.Items), strings.ReplaceAll(l.Kind, "_", " "), l.Environment)
+	for _, it := range l.Items {
+		fmt.Fprintf(&b, "- %s: %s", it.ID, it.Name)
+		if it.Type != "" {
+			fmt.Fprintf(&b, " [%s]", it.Type)
+		}
+		if len(it.Choices) > 0 {
+			fmt.Fprintf(&b, " choices: %s", strings.Join(it.Choices, ", "))
+		}
+		if it.Email != "" {
+			fmt.Fprintf(&b, " <%s>", it.Email)
+		}
+		b.WriteString("\n")
+	}
+	if l.Truncated {
+		fmt.Fprintf(&b, "Only the first %d are shown: pass name to narrow.\n", lookupMax)
+	}
+	return b.String()
+}
