@@ -180,3 +180,12 @@ func nextPreviewAgainIfCreate(target string) string {
 	}
 	return "the job stays paused until then."
 }
+
+// RecordRefusal puts on the audit record a refusal decided outside the guard
+// (the person declined or cancelled the confirmation form, or typed the wrong
+// phrase), so that every "no" is recorded like the guard's own refusals.
+// target is the plan id (create) or job id (resume). The returned error is
+// r itself.
+func (g *Guard) RecordRefusal(principal, target string, r *Refusal) error {
+	return g.refuseState(r, principal, target)
+}

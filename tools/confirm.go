@@ -103,7 +103,7 @@ func (t *toolset) confirmAndRun(ctx context.Context, req mcp.CallToolRequest, cl
 			Pointer: "/confirm",
 			Problem: "this server accepts only a confirmation the person types into the client's confirmation form, and this client cannot show one",
 			Next:    "Use an MCP client that supports form elicitation, or ask the operator to run bulkguard with --confirm=auto.",
-		}, c.target)
+		}, principal, c.target)
 	}
 	return c.run(ctx, guards.Confirmation{By: guards.ConfirmedByPhrase, Phrase: confirm})
 }
@@ -122,7 +122,7 @@ func (t *toolset) confirmed(ctx context.Context, req mcp.CallToolRequest, princi
 			Code:    guards.CodeConfirmationInvalid,
 			Problem: "the client returned no answer to the confirmation form",
 			Next:    "Call the tool again so the person can be asked once more.",
-		}, c.target)
+		}, principal, c.target)
 	}
 	switch answer.Action {
 	case mcp.ElicitationResponseActionAccept:
@@ -131,19 +131,19 @@ func (t *toolset) confirmed(ctx context.Context, req mcp.CallToolRequest, princi
 			Code:    guards.CodeConfirmationMissing,
 			Problem: "the person declined the confirmation",
 			Next:    "Do not try again unless the person asks you to.",
-		}, c.target)
+		}, principal, c.target)
 	case mcp.ElicitationResponseActionCancel:
 		return t.refuse(&guards.Refusal{
 			Code:    guards.CodeConfirmationMissing,
 			Problem: "the confirmation was cancelled (the person closed the form, or the client answered without showing it)",
 			Next:    "Ask the person whether they want to go ahead; only if they say so, call the tool again.",
-		}, c.target)
+		}, principal, c.target)
 	default:
 		return t.refuse(&guards.Refusal{
 			Code:    guards.CodeConfirmationInvalid,
 			Problem: fmt.Sprintf("the client answered the confirmation form with %q, which is not accept, decline or cancel", answer.Action),
 			Next:    "Call the tool again so the person can be asked once more.",
-		}, c.target)
+		}, principal, c.target)
 	}
 	// The phrase to compare against comes from the guard again (a fresh,
 	// side-effect-free check of the plan or job), never from the client.
@@ -161,16 +161,17 @@ func (t *toolset) confirmed(ctx context.Context, req mcp.CallToolRequest, princi
 			Code:    guards.CodeConfirmationMismatch,
 			Problem: problem,
 			Next:    "The phrase must be typed exactly, capitals included. Call the tool again if the person wants to retry.",
-		}, c.target)
+		}, principal, c.target)
 	}
 	return c.run(ctx, guards.Confirmation{By: guards.ConfirmedByElicitation, Phrase: typed})
 }
 
-// refuse logs a refusal decided in this package and renders it. The guard
-// records its own refusals in the audit log; these (the person's decline,
-// cancel or wrong phrase in the form) have no guard call to go through.
-func (t *toolset) refuse(r *guards.Refusal, target string) *mcp.CallToolResult {
+// refuse records a refusal decided in this package (the person's decline,
+// cancel or wrong phrase in the form) on the audit log through the guard,
+// as the guard does with its own, and renders it.
+func (t *toolset) refuse(r *guards.Refusal, principal, target string) *mcp.CallToolResult {
 	t.log.Info("bulkguard.refusal", "code", r.Code, "target", target)
+	_ = t.d.Guard.RecordRefusal(principal, target, r)
 	return refusalResult(r)
 }
 

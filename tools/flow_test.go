@@ -97,6 +97,15 @@ func TestElicitationAnswers(t *testing.T) {
 					if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 0 {
 						t.Fatalf("%d bulk-delete creates reached Close", n)
 					}
+					// The person's "no" is on the audit record like the guard's own refusals.
+					recs, err := guards.ReadAuditLog(f.audit)
+					if err != nil {
+						t.Fatal(err)
+					}
+					last := recs[len(recs)-1]
+					if last.Event != guards.EventRefusal || last.Code != tc.code || last.PlanID != p.PlanID {
+						t.Fatalf("last audit record = %+v, want a %s refusal of %s", last, tc.code, p.PlanID)
+					}
 					for _, id := range ids {
 						if !f.sb.HasLead(id) {
 							t.Fatalf("lead %s is gone", id)
