@@ -1,0 +1,517 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bulkguard/bulkguard/closeapi"
+	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/sandbox"
+	"github.com/lmittmann/tint"
+)
+
+// envCloseAPIKey is the one credential bulkguard reads. It is deliberately not
+// a flag: command lines are visible to every user of the machine (ps, /proc).
+const envCloseAPIKey = "CLOSE_API_KEY"
+
+// Defaults that appear in --help and in the README table.
+const (
+	defaultListen        = "127.0.0.1:8080"
+	defaultSandboxListen = "127.0.0.1:8790"
+	defaultMaxObjects    = 1000
+	defaultObjectTypes   = "lead,contact"
+	defaultPlanTTL       = 10 * time.Minute
+	defaultMaxBodyBytes  = 1 << 20
+	minHTTPTokenLen      = 16
+)
+
+// knownObjectTypes are the object types an s_query's object_type clause is
+// documented to take (close-api.md §3: "lead or contact documented");
+// the guard can only allow what Close can be asked to delete.
+var knownObjectTypes = []string{"lead", "contact"}
+
+// serveConfig is everything `bulkguard serve` is configured with.
+type serveConfig struct {
+	Transport          string
+	Listen             string
+	HTTPToken          string
+	Sandbox            bool
+	CloseURL           string
+	ReadOnly           bool
+	MaxObjects         int
+	AllowedObjectTypes string
+	AllowMatchAll      bool
+	Confirm            string
+	PlanTTL            time.Duration
+	AuditLog           string
+	LogLevel           string
+	LogFormat          string
+	AllowClientKeys    bool
+	MaxBodyBytes       byteSize
+	TZOffset           string
+	SandboxOpts        sandbox.Options
+	ShowVersion        bool
+
+	// Derived by validate.
+	objectTypes []string
+	level       slog.Level
+	closeAPIKey string
+}
+
+// sandboxConfig is everything `bulkguard sandbox` is configured with.
+type sandboxConfig struct {
+	Listen    string
+	LogLevel  string
+	LogFormat string
+	Opts      sandbox.Options
+
+	level slog.Level
+}
+
+// cliFlags is a FlagSet whose flags fall back to an environment variable
+// when they are not given on the command line. The fallback is applied after
+// parsing (rather than baked into the default) so --help can show the real
+// default next to the variable's name.
+type cliFlags struct {
+	fs       *flag.FlagSet
+	env      map[string]string // flag name → environment variable
+	defaults map[string]string // flag name → default as shown in --help
+	own      []string          // flags registered here, in order (the rest come from sandbox.RegisterFlags)
+	usage    func(w io.Writer)
+}
+
+func newCLIFlags(name string) *cliFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	// The flag package would print its own usage on every error; we print a
+	// one-line error plus a pointer to --help instead (see parse).
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &cliFlags{fs: fs, env: map[string]string{}, defaults: map[string]string{}}
+}
+
+func (c *cliFlags) note(name, env, def string) {
+	c.env[name] = env
+	c.defaults[name] = def
+	c.own = append(c.own, name)
+}
+
+func (c *cliFlags) str(p *string, name, env, def, usage string) {
+	c.fs.StringVar(p, name, def, usage)
+	c.note(name, env, def)
+}
+
+func (c *cliFlags) boolean(p *bool, name, env, usage string) {
+	c.fs.BoolVar(p, name, false, usage)
+	c.note(name, env, "false")
+}
+
+func (c *cliFlags) integer(p *int, name, env string, def int, usage string) {
+	c.fs.IntVar(p, name, def, usage)
+	c.note(name, env, strconv.Itoa(def))
+}
+
+func (c *cliFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
+	c.fs.DurationVar(p, name, def, usage)
+	c.note(name, env, def.String())
+}
+
+func (c *cliFlags) value(v flag.Value, name, env, usage string) {
+	c.fs.Var(v, name, usage)
+	c.note(name, env, v.String())
+}
+
+// parse parses args, then fills every flag not given on the command line from
+// its environment variable. A bad value in either place is an errUsage.
+// It returns flag.ErrHelp for -h/--help.
+func (c *cliFlags) parse(args []string, lookup func(string) (string, bool)) error {
+	if err := c.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if c.fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, c.fs.Arg(0))
+	}
+	given := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, name := range c.own {
+		env := c.env[name]
+		if env == "" {
+			continue
+		}
+		v, ok := lookup(env)
+		if given[name] || !ok || v == "" {
+			continue
+		}
+		if err := c.fs.Set(name, v); err != nil {
+			return fmt.Errorf("%w: invalid value %q for %s (--%s): %v", errUsage, v, env, name, err)
+		}
+	}
+	return nil
+}
+
+// tzOffsetRE is the x-tz-offset shape Close documents: hours, optionally
+// fractional (close-api.md §4.6: "-4", "-2.5").
+var tzOffsetRE = regexp.MustCompile(`^[+-]?[0-9]{1,2}(\.[0-9]+)?$`)
+
+// envRef finds the environment variable a sandbox flag documents in its own
+// usage text (sandbox.RegisterFlags owns those flags and their variables).
+var envRef = regexp.MustCompile(`\bBULKGUARD_[A-Z0-9_]+\b`)
+
+// printFlags writes one entry per flag: name and value type, usage, and the
+// environment variable and default. Our flags come first in registration
+// order, then the sandbox's, sorted by name.
+func (c *cliFlags) printFlags(w io.Writer, ownTitle, sandboxTitle string) {
+	fmt.Fprintf(w, "%s:\n", ownTitle)
+	for _, name := range c.own {
+		c.printFlag(w, c.fs.Lookup(name))
+	}
+	var rest []*flag.Flag
+	c.fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := c.env[f.Name]; !ok {
+			rest = append(rest, f)
+		}
+	})
+	if len(rest) > 0 {
+		fmt.Fprintf(w, "\n%s:\n", sandboxTitle)
+		for _, f := range rest {
+			c.printFlag(w, f)
+		}
+	}
+}
+
+func (c *cliFlags) printFlag(w io.Writer, f *flag.Flag) {
+	typ, usage := flag.UnquoteUsage(f)
+	head := "  --" + f.Name
+	if typ != "" {
+		head += " " + typ
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintf(w, "        %s\n", usage)
+	env, ok := c.env[f.Name]
+	def, hasDef := c.defaults[f.Name]
+	if !hasDef {
+		def = f.DefValue
+	}
+	if !ok {
+		env = envRef.FindString(f.Usage)
+	}
+	var parts []string
+	if env != "" && !strings.Contains(usage, env) {
+		parts = append(parts, "env "+env)
+	}
+	if def == "" {
+		def = `""`
+	}
+	parts = append(parts, "default "+def)
+	fmt.Fprintf(w, "        (%s)\n", strings.Join(parts, ", "))
+}
+
+// newServeFlags registers every `bulkguard serve` flag on a fresh FlagSet.
+func newServeFlags(cfg *serveConfig) *cliFlags {
+	c := newCLIFlags("bulkguard")
+	cfg.MaxBodyBytes = defaultMaxBodyBytes
+	c.str(&cfg.Transport, "transport", "BULKGUARD_TRANSPORT", "stdio",
+		"MCP transport: `stdio|http|sse` (http = streamable HTTP at /mcp; sse = HTTP+SSE at /sse and /message, for older clients)")
+	c.str(&cfg.Listen, "listen", "BULKGUARD_LISTEN", defaultListen,
+		"`host:port` for --transport http|sse (port 0 picks a free one; the address is logged)")
+	c.str(&cfg.HTTPToken, "http-token", "BULKGUARD_HTTP_TOKEN", "",
+		"bearer `token` HTTP clients must send (Authorization: Bearer …), at least 16 characters; prefer the environment variable (command lines are visible in ps); when empty, one is generated and printed to stderr once")
+	c.boolean(&cfg.Sandbox, "sandbox", "BULKGUARD_SANDBOX",
+		"use the built-in sandbox (an in-memory Close API with demo data) even when CLOSE_API_KEY is set")
+	c.str(&cfg.CloseURL, "close-url", "BULKGUARD_CLOSE_URL", closeapi.DefaultBaseURL,
+		"Close API base `URL` (used with CLOSE_API_KEY)")
+	c.boolean(&cfg.ReadOnly, "read-only", "BULKGUARD_READ_ONLY",
+		"register only the read-only tools (preview, list, get, lookup): nothing can be deleted, paused or resumed")
+	c.integer(&cfg.MaxObjects, "max-objects", "BULKGUARD_MAX_OBJECTS", defaultMaxObjects,
+		"largest number of objects one bulk delete may remove; bigger previews are reported but not executable")
+	c.str(&cfg.AllowedObjectTypes, "allowed-object-types", "BULKGUARD_ALLOWED_OBJECT_TYPES", defaultObjectTypes,
+		"comma-separated object `types` a delete may target (lead, contact)")
+	c.boolean(&cfg.AllowMatchAll, "allow-match-all", "BULKGUARD_ALLOW_MATCH_ALL",
+		"allow queries that match every object of a type (match_all, empty and, negated root); refused by default")
+	c.str(&cfg.Confirm, "confirm", "BULKGUARD_CONFIRM", string(guards.ConfirmAuto),
+		"confirmation `mode`: auto (elicitation when the client supports it, else the typed phrase in the confirm argument) or elicit (elicitation only)")
+	c.duration(&cfg.PlanTTL, "plan-ttl", "BULKGUARD_PLAN_TTL", defaultPlanTTL,
+		"how long a preview's plan stays executable")
+	c.str(&cfg.AuditLog, "audit-log", "BULKGUARD_AUDIT_LOG", guards.DefaultAuditPath(),
+		"audit log `path` (JSON lines, appended, 0600)")
+	c.str(&cfg.LogLevel, "log-level", "BULKGUARD_LOG_LEVEL", "info",
+		"log `level` on stderr: debug|info|warn|error")
+	c.str(&cfg.LogFormat, "log-format", "BULKGUARD_LOG_FORMAT", "text",
+		"log `format` on stderr: text|json")
+	c.boolean(&cfg.AllowClientKeys, "allow-client-keys", "BULKGUARD_ALLOW_CLIENT_KEYS",
+		"let HTTP clients send their own Close API key per request instead of using CLOSE_API_KEY")
+	c.value(&cfg.MaxBodyBytes, "max-body-bytes", "BULKGUARD_MAX_BODY_BYTES",
+		"largest HTTP request body accepted (`size`, e.g. 1MiB, 512KiB, 65536); larger requests get 413")
+	c.str(&cfg.TZOffset, "tz-offset", "BULKGUARD_TZ_OFFSET", "",
+		"`hours` from UTC (e.g. -4, 5.5) sent to Close as x-tz-offset, so relative dates such as \"today\" in a query mean the same day as for the person; empty = UTC")
+	c.fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
+	c.note("version", "", "false")
+	cfg.SandboxOpts.RegisterFlags(c.fs)
+	c.usage = func(w io.Writer) {
+		fmt.Fprint(w, `Usage: bulkguard [serve] [flags]
+
+Serves the bulkguard MCP server. With CLOSE_API_KEY set it talks to Close;
+without it, or with --sandbox, it runs against the built-in sandbox.
+Other commands: "bulkguard sandbox" (serve the sandbox alone), "bulkguard version".
+
+Environment:
+  CLOSE_API_KEY
+        Close API key (never a flag, so it does not show up in ps); unset = sandbox
+
+`)
+		c.printFlags(w, "Flags", "Sandbox flags (used when the sandbox serves)")
+	}
+	return c
+}
+
+// newSandboxFlags registers every `bulkguard sandbox` flag on a fresh FlagSet.
+func newSandboxFlags(cfg *sandboxConfig) *cliFlags {
+	c := newCLIFlags("bulkguard sandbox")
+	c.str(&cfg.Listen, "listen", "BULKGUARD_SANDBOX_LISTEN", defaultSandboxListen,
+		"`host:port` to serve the sandbox on (port 0 picks a free one)")
+	c.str(&cfg.LogLevel, "log-level", "BULKGUARD_LOG_LEVEL", "info",
+		"log `level` on stderr: debug|info|warn|error")
+	c.str(&cfg.LogFormat, "log-format", "BULKGUARD_LOG_FORMAT", "text",
+		"log `format` on stderr: text|json")
+	cfg.Opts.RegisterFlags(c.fs)
+	c.usage = func(w io.Writer) {
+		fmt.Fprint(w, `Usage: bulkguard sandbox [flags]
+
+Serves the in-memory Close API sandbox alone under /api/v1/ and prints its
+base URL and API key to stderr. Try: curl -u KEY: http://ADDR/api/v1/me/
+
+`)
+		c.printFlags(w, "Flags", "Sandbox flags")
+	}
+	return c
+}
+
+// parseServe parses and validates `bulkguard serve` arguments. help is true
+// when -h/--help was asked for; the usage has then been written to stdout.
+func parseServe(args []string, lookup func(string) (string, bool), stdout io.Writer) (cfg *serveConfig, help bool, err error) {
+	cfg = &serveConfig{}
+	c := newServeFlags(cfg)
+	if err := c.parse(args, lookup); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			c.usage(stdout)
+			return nil, true, nil
+		}
+		return nil, false, err
+	}
+	if cfg.ShowVersion {
+		return cfg, false, nil
+	}
+	if key, ok := lookup(envCloseAPIKey); ok {
+		cfg.closeAPIKey = strings.TrimSpace(key)
+	}
+	return cfg, false, cfg.validate()
+}
+
+// parseSandbox parses and validates `bulkguard sandbox` arguments.
+func parseSandbox(args []string, lookup func(string) (string, bool), stdout io.Writer) (cfg *sandboxConfig, help bool, err error) {
+	cfg = &sandboxConfig{}
+	c := newSandboxFlags(cfg)
+	if err := c.parse(args, lookup); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			c.usage(stdout)
+			return nil, true, nil
+		}
+		return nil, false, err
+	}
+	if err := validateListen(cfg.Listen); err != nil {
+		return nil, false, err
+	}
+	lvl, err := parseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, false, err
+	}
+	cfg.level = lvl
+	if err := validateLogFormat(cfg.LogFormat); err != nil {
+		return nil, false, err
+	}
+	return cfg, false, nil
+}
+
+// validate checks every value and fills the derived fields. Each message
+// names the flag and says what is accepted.
+func (cfg *serveConfig) validate() error {
+	switch cfg.Transport {
+	case "stdio", "http", "sse":
+	default:
+		return usageErrorf("--transport %q: want stdio, http or sse", cfg.Transport)
+	}
+	if err := validateListen(cfg.Listen); err != nil {
+		return err
+	}
+	if cfg.HTTPToken != "" && len(cfg.HTTPToken) < minHTTPTokenLen {
+		return usageErrorf("--http-token: must be at least %d characters (or leave it empty to have one generated)", minHTTPTokenLen)
+	}
+	if strings.ContainsAny(cfg.HTTPToken, " \t\r\n") {
+		return usageErrorf("--http-token: must not contain whitespace")
+	}
+	u, err := url.Parse(cfg.CloseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return usageErrorf("--close-url %q: want an absolute http(s) URL such as %s", cfg.CloseURL, closeapi.DefaultBaseURL)
+	}
+	if cfg.MaxObjects < 1 {
+		return usageErrorf("--max-objects %d: want a positive number", cfg.MaxObjects)
+	}
+	cfg.objectTypes = nil
+	for _, t := range strings.Split(cfg.AllowedObjectTypes, ",") {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if t == "" {
+			continue
+		}
+		if !slices.Contains(knownObjectTypes, t) {
+			return usageErrorf("--allowed-object-types: unknown object type %q; want a comma-separated list of %s", t, strings.Join(knownObjectTypes, ", "))
+		}
+		if !slices.Contains(cfg.objectTypes, t) {
+			cfg.objectTypes = append(cfg.objectTypes, t)
+		}
+	}
+	if len(cfg.objectTypes) == 0 {
+		return usageErrorf("--allowed-object-types: name at least one of %s", strings.Join(knownObjectTypes, ", "))
+	}
+	switch guards.ConfirmMode(cfg.Confirm) {
+	case guards.ConfirmAuto, guards.ConfirmElicit:
+	default:
+		return usageErrorf("--confirm %q: want auto or elicit", cfg.Confirm)
+	}
+	if cfg.PlanTTL <= 0 || cfg.PlanTTL > 24*time.Hour {
+		return usageErrorf("--plan-ttl %s: want a duration between 1s and 24h, e.g. 10m", cfg.PlanTTL)
+	}
+	if strings.TrimSpace(cfg.AuditLog) == "" {
+		return usageErrorf("--audit-log: want a file path (the audit log cannot be turned off)")
+	}
+	if cfg.TZOffset != "" {
+		h, err := strconv.ParseFloat(cfg.TZOffset, 64)
+		if err != nil || !tzOffsetRE.MatchString(cfg.TZOffset) || h < -12 || h > 14 {
+			return usageErrorf("--tz-offset %q: want hours from UTC between -12 and 14, such as -4 or 5.5", cfg.TZOffset)
+		}
+	}
+	lvl, err := parseLevel(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	cfg.level = lvl
+	return validateLogFormat(cfg.LogFormat)
+}
+
+func usageErrorf(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
+
+func validateListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("--listen %q: want host:port, e.g. %s", addr, defaultListen)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return usageErrorf("--listen %q: port must be a number from 0 to 65535", addr)
+	}
+	_ = host // empty host means every interface; net.Listen decides the rest
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, usageErrorf("--log-level %q: want debug, info, warn or error", s)
+}
+
+func validateLogFormat(s string) error {
+	if s != "text" && s != "json" {
+		return usageErrorf("--log-format %q: want text or json", s)
+	}
+	return nil
+}
+
+// newLogger builds the stderr logger: tint for people, JSON for machines.
+// Colour only when stderr is a terminal, so ANSI codes never end up in a
+// client's log pane (MCP clients capture the server's stderr).
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	}
+	return slog.New(tint.NewHandler(w, &tint.Options{
+		Level:      level,
+		TimeFormat: time.DateTime,
+		NoColor:    !isTerminal(w),
+	}))
+}
+
+// isTerminal reports whether w is a character device (a TTY) without a new
+// dependency on golang.org/x/term.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// byteSize is a flag.Value for sizes such as 1MiB, 512KiB, 2MB or 65536.
+type byteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
+	{"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"kB", 1e3}, {"B", 1},
+}
+
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range sizeUnits[:3] {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return errors.New("want a size such as 1MiB, 512KiB or 65536")
+	}
+	v := n * mult
+	// Under 1 KiB not even an initialize request fits; over 64 MiB defeats
+	// the point of the limit (the largest query schema accepts is 256 KiB).
+	if n < 0 || v < 1<<10 || v > 64<<20 {
+		return errors.New("want a size from 1KiB to 64MiB")
+	}
+	*b = byteSize(v)
+	return nil
+}

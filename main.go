@@ -1,0 +1,110 @@
+// Command bulkguard is an MCP server that lets AI assistants run Close CRM
+// bulk deletes behind a guard: every delete is previewed, counted, shown to a
+// person and confirmed before Close is asked to delete anything.
+//
+//	bulkguard [serve] [flags]    serve MCP (stdio by default; --transport http|sse)
+//	bulkguard sandbox [flags]    serve the in-memory Close API alone
+//	bulkguard version            print the version
+//
+// Without CLOSE_API_KEY (or with --sandbox) the server runs against the
+// built-in sandbox, so `go run .` works on a fresh machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at link time (-ldflags "-X main.version=v1.2.3"); when it is
+// not, buildVersion falls back to the module version or VCS revision that the
+// Go toolchain stamps into the binary.
+var version = ""
+
+// exitUsage is the exit status for invalid flags or values, as flag.ExitOnError uses.
+const exitUsage = 2
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches the subcommand and returns the process exit status. stdout is
+// handed only to the stdio transport (and to --help / version output, which
+// are requested explicitly and never mixed with the protocol).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return runServe(ctx, args, stdin, stdout, stderr)
+	case "sandbox":
+		return runSandbox(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "bulkguard %s\n", buildVersion())
+		return 0
+	case "help":
+		printTopUsage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "bulkguard: unknown command %q\n\n", cmd)
+		printTopUsage(stderr)
+		return exitUsage
+	}
+}
+
+func printTopUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  bulkguard [serve] [flags]    serve MCP over stdio (default), streamable HTTP or SSE
+  bulkguard sandbox [flags]    serve the in-memory Close API sandbox alone
+  bulkguard version            print the version
+
+Run "bulkguard --help" or "bulkguard sandbox --help" for the flags.
+`)
+}
+
+// buildVersion reports the link-time version, else what the toolchain
+// recorded: the module version for `go install …@vX`, or the VCS revision for
+// a build from a checkout.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		return "dev-" + rev + dirty
+	}
+	return "dev"
+}
+
+// errUsage marks configuration errors, which exit with status 2.
+var errUsage = errors.New("usage")

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+)
+
+const (
+	pathMCP     = "/mcp"
+	pathSSE     = "/sse"
+	pathMessage = "/message"
+	pathHealthz = "/healthz"
+
+	// bodyReadTimeout bounds how long a client may take to send a request
+	// body (slow-body attacks), in place of a connection-wide ReadTimeout.
+	bodyReadTimeout = 30 * time.Second
+	// shutdownTimeout bounds a graceful shutdown before connections are cut.
+	shutdownTimeout = 10 * time.Second
+)
+
+type httpConfig struct {
+	transport   string // "http" or "sse"
+	listen      string
+	token       string // empty: generate one
+	maxBody     int64
+	environment string
+	version     string
+}
+
+// serveHTTP serves MCP over streamable HTTP (/mcp) or HTTP+SSE (/sse and
+// /message), plus an unauthenticated GET /healthz, until ctx is cancelled.
+func serveHTTP(ctx context.Context, s *server.MCPServer, hc httpConfig, logger *slog.Logger, stderr io.Writer) error {
+	token := hc.token
+	if token == "" {
+		var err error
+		if token, err = newToken(); err != nil {
+			return err
+		}
+		// Printed once, straight to stderr rather than through the logger:
+		// log lines are shipped and kept, and a credential must not be.
+		fmt.Fprintf(stderr, "bulkguard: generated HTTP bearer token (set --http-token or BULKGUARD_HTTP_TOKEN to choose one):\n  Authorization: Bearer %s\n", token)
+	}
+
+	ln, err := net.Listen("tcp", hc.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", hc.listen, err)
+	}
+	mux, shutdownMCP := newMux(s, hc, token, logger)
+	srv := newHTTPServer(mux, logger)
+
+	addr := ln.Addr().String()
+	endpoint := pathMCP
+	if hc.transport == "sse" {
+		endpoint = pathSSE
+	}
+	logger.Info("listening", "transport", hc.transport, "url", "http://"+addr+endpoint, "addr", addr, "healthz", "http://"+addr+pathHealthz)
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		// mcp-go's DNS-rebinding check only applies to loopback connections,
+		// and the bearer token travels in clear text over plain HTTP.
+		logger.Warn("listening beyond loopback: put a TLS-terminating proxy in front so the bearer token is not sent in clear text", "addr", addr)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		shutdownMCP(context.Background())
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	// Close the long-lived streams first: http.Server.Shutdown waits for
+	// active connections, and an open SSE stream never becomes idle.
+	shutdownMCP(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// newMux builds the routes for hc.transport. The returned function ends the
+// transport's open sessions and streams.
+func newMux(s *server.MCPServer, hc httpConfig, token string, logger *slog.Logger) (*http.ServeMux, func(context.Context)) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+pathHealthz, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{
+			"status": "ok", "version": hc.version, "transport": hc.transport, "environment": hc.environment,
+		})
+	})
+	guard := func(h http.Handler) http.Handler {
+		return requireBearer(token, limitBody(hc.maxBody, h))
+	}
+	var shutdown func(context.Context)
+	switch hc.transport {
+	case "sse":
+		// DNS-rebinding protection is mcp-go's default (it is only off with
+		// WithSSEDisableLocalhostProtection(true)); it runs inside ServeHTTP.
+		// No base URL: the endpoint event then carries a relative
+		// "/message?sessionId=…" that works behind any host name or proxy.
+		sse := server.NewSSEServer(s)
+		mux.Handle(pathSSE, guard(sse))
+		mux.Handle(pathMessage, guard(sse))
+		shutdown = func(context.Context) { sse.CloseSessions() }
+	default:
+		// DNS-rebinding protection stays on (WithDisableLocalhostProtection
+		// is never passed).
+		h := server.NewStreamableHTTPServer(s, server.WithStreamableHTTPLogger(logger))
+		mux.Handle(pathMCP, guard(h))
+		shutdown = func(ctx context.Context) { _ = h.Shutdown(ctx) }
+	}
+	return mux, shutdown
+}
+
+// requireBearer lets a request through only with `Authorization: Bearer
+// <token>`. Both sides are hashed before the constant-time comparison so
+// neither the token's bytes nor its length leak through timing.
+func requireBearer(token string, next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, present := bearerToken(r.Header.Get("Authorization"))
+		sum := sha256.Sum256([]byte(got))
+		if present && subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		challenge := `Bearer realm="bulkguard"`
+		msg := "missing bearer token: send Authorization: Bearer <token> (the token is --http-token / BULKGUARD_HTTP_TOKEN, or the one printed to the server's stderr at startup)"
+		if present {
+			// RFC 6750 §3.1: a presented but wrong token is invalid_token.
+			challenge += `, error="invalid_token"`
+			msg = "invalid bearer token: use the token set with --http-token / BULKGUARD_HTTP_TOKEN, or the one printed to the server's stderr at startup"
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized", "message": msg})
+	})
+}
+
+// bearerToken extracts the credential of a Bearer Authorization header; the
+// scheme is case-insensitive (RFC 9110 §11.1).
+func bearerToken(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// limitBody rejects request bodies over max bytes with 413 before the MCP
+// transport sees them. The body is read here, under its own read deadline,
+// so the limit gives a 413 whatever the transport would have made of a
+// truncated body (mcp-go answers a read error with a JSON-RPC parse error).
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > max {
+			tooLarge(w, max)
+			return
+		}
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		// Clear the deadline: the response may stream for a long time, and
+		// net/http's background read must not see an expired deadline.
+		_ = rc.SetReadDeadline(time.Time{})
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			tooLarge(w, max)
+			return
+		case err != nil:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad_request", "message": "could not read the request body"})
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func tooLarge(w http.ResponseWriter, max int64) {
+	size := byteSize(max)
+	writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{
+		"error":   "request_too_large",
+		"message": fmt.Sprintf("request body is larger than %s (--max-body-bytes / BULKGUARD_MAX_BODY_BYTES)", size.String()),
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// newToken returns 32 random bytes, base64url: 256 bits, header-safe.
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate HTTP token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
