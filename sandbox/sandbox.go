@@ -186,7 +186,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 		o.envErrorf("BULKGUARD_SANDBOX_EMPTY=%q: not a boolean", empty)
 	}
 	fs.BoolVar(&o.EmptyOrg, "empty-org", eb, "start with no leads (users, statuses, custom fields and Smart Views only) (env BULKGUARD_SANDBOX_EMPTY)")
-	float(&o.DeleteRate, "delete-rate", "DELETE_RATE", 200, "objects per `second` a bulk delete removes; 0 = unlimited")
+	float(&o.DeleteRate, "delete-rate", "DELETE_RATE", 200, "`rate`: objects per second a bulk delete removes; 0 = unlimited")
 	integer(&o.BatchSize, "batch-size", "BATCH_SIZE", 50, "objects a bulk delete removes per `batch`")
 	duration(&o.Latency, "latency", "LATENCY", "added to every response, e.g. 150ms")
 	integer(&o.RateLimit, "rate-limit", "RATE_LIMIT", 20, "requests per second per API key before 429; 0 = off")
