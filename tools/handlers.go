@@ -171,7 +171,7 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		e := p.ExpiresAt.UTC()
 		out.ExpiresAt = &e
 	}
-	return mcp.NewToolResultStructured(out, previewText(&out))
+	return structuredResult(out, previewText(&out))
 }
 
 // sameSort compares two sorts by their Close encoding.
@@ -267,7 +267,7 @@ func (t *toolset) create(ctx context.Context, req mcp.CallToolRequest, cl *close
 					AuditID: r.AuditID, Reconciled: r.Reconciled,
 				},
 			}
-			return mcp.NewToolResultStructured(out, createText(&out))
+			return structuredResult(out, createText(&out))
 		},
 	})
 }
@@ -331,7 +331,7 @@ func (t *toolset) list(ctx context.Context, req mcp.CallToolRequest, cl *closeap
 			next := skip + len(page.Data)
 			out.NextSkip = &next
 		}
-		return mcp.NewToolResultStructured(out, listText(&out))
+		return structuredResult(out, listText(&out))
 	}
 	match := func(j *closeapi.BulkDelete) bool {
 		return (a.Status == "" || j.StatusString() == a.Status) && (a.ObjectType == "" || j.BulkObjectType == a.ObjectType)
@@ -354,12 +354,12 @@ func (t *toolset) list(ctx context.Context, req mcp.CallToolRequest, cl *closeap
 				if out.HasMore {
 					out.NextSkip = &next
 				}
-				return mcp.NewToolResultStructured(out, listText(&out))
+				return structuredResult(out, listText(&out))
 			}
 		}
 		offset += len(page.Data)
 		if !page.HasMore || len(page.Data) == 0 {
-			return mcp.NewToolResultStructured(out, listText(&out))
+			return structuredResult(out, listText(&out))
 		}
 		if out.Scanned >= listScanMax {
 			// Bounded: report where to go on rather than read the whole
@@ -367,7 +367,7 @@ func (t *toolset) list(ctx context.Context, req mcp.CallToolRequest, cl *closeap
 			out.HasMore = true
 			next := offset
 			out.NextSkip = &next
-			return mcp.NewToolResultStructured(out, listText(&out))
+			return structuredResult(out, listText(&out))
 		}
 	}
 }
@@ -418,7 +418,7 @@ func (t *toolset) jobResult(j *closeapi.BulkDelete, headline string) *mcp.CallTo
 	default:
 		text += " Still running: call get_bulk_delete again in a few seconds; pause_bulk_delete stops it."
 	}
-	return mcp.NewToolResultStructured(out, text+"\n")
+	return structuredResult(out, text+"\n")
 }
 
 func (t *toolset) get(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
@@ -546,7 +546,7 @@ func (t *toolset) lookup(ctx context.Context, req mcp.CallToolRequest, cl *close
 		}
 		out.Items = append(out.Items, it)
 	}
-	return mcp.NewToolResultStructured(out, lookupText(&out))
+	return structuredResult(out, lookupText(&out))
 }
 
 func lookupText(l *lookupResult) string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -327,6 +328,14 @@ func checkResult(t *testing.T, name string, res *mcp.CallToolResult) {
 	}
 	if err := outputValidator(t, name).Validate(mustUnmarshalAny(t, raw)); err != nil {
 		t.Fatalf("%s: structuredContent does not match the output schema: %v\n%s", name, err, raw)
+	}
+	// Content-only clients get the summary, then the same data as JSON.
+	if len(res.Content) != 2 {
+		t.Fatalf("%s: %d content blocks, want a summary and the JSON", name, len(res.Content))
+	}
+	last, ok := res.Content[1].(mcp.TextContent)
+	if !ok || !reflect.DeepEqual(mustUnmarshalAny(t, []byte(last.Text)), mustUnmarshalAny(t, raw)) {
+		t.Fatalf("%s: the last text block is not the structured content as JSON: %v", name, res.Content[1])
 	}
 }
 

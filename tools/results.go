@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -284,4 +285,16 @@ func jobLine(j *closeapi.BulkDelete) string {
 		line += ", created " + j.DateCreated.UTC().Format(time.RFC3339)
 	}
 	return line
+}
+
+// structuredResult is a success: structuredContent for clients that read it,
+// then two text blocks for those that only read content — a readable summary
+// first (what a model shows the person), then the same data as JSON, as the
+// MCP spec asks of tools that declare an output schema.
+func structuredResult(out any, summary string) *mcp.CallToolResult {
+	res := mcp.NewToolResultStructured(out, summary)
+	if data, err := json.Marshal(out); err == nil {
+		res.Content = append(res.Content, mcp.NewTextContent(string(data)))
+	}
+	return res
 }
