@@ -107,6 +107,8 @@ type Guard struct {
 	usedNonces map[string]time.Time
 	knownJobs  map[string]bool      // jobs this guard created or reconciled
 	lastCreate map[string]time.Time // principal → when it last sent a create
+
+	names nameCache // names of ids, for summaries
 }
 
 // New checks the configuration and fills in defaults.

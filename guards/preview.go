@@ -140,7 +140,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		return nil, fmt.Errorf("guards: encode sort: %w", err)
 	}
 	digest := schema.Digest(node)
-	summary := describe(node, limit, sort)
+	summary := describe(node, g.idNames(ctx, cl, node), limit, sort)
 	rec.QueryDigest, rec.Summary = digest, summary
 
 	for _, u := range unrec {
@@ -408,8 +408,8 @@ func queryWarnings(n schema.Node) []string {
 }
 
 // describe is the plain-English summary the person confirms.
-func describe(n schema.Node, limit *int, sort []schema.Sort) string {
-	s := schema.Describe(n)
+func describe(n schema.Node, names map[string]string, limit *int, sort []schema.Sort) string {
+	s := schema.DescribeNamed(n, names)
 	if limit != nil {
 		s += fmt.Sprintf("; at most %d of them", *limit)
 		if len(sort) > 0 {

@@ -22,24 +22,54 @@ import (
 // The root's object_type clause becomes the subject ("leads"); clauses that
 // add nothing inside an and (match_all, a repeat of the subject's
 // object_type) are left out.
-func Describe(n Node) string {
+func Describe(n Node) string { return DescribeNamed(n, nil) }
+
+// DescribeNamed is Describe with names shown beside the ids they stand
+// for: names maps an id (stat_…, cf_…, user_…, save_…) to what a person
+// knows it by, e.g. "Bad Fit", so the summary a person confirms reads
+// `status is lead status "Bad Fit" (stat_…)` rather than an opaque id.
+// Names come from Close's lookups; ids without one render as in Describe.
+func DescribeNamed(n Node, names map[string]string) string {
+	d := describer{names: names}
 	if isNil(n) {
 		return "[no query]"
 	}
 	if a, ok := n.(*And); ok && a.Negate {
-		return "every object except " + describeSet(a.Queries)
+		return "every object except " + d.describeSet(a.Queries)
 	}
 	if n.Negated() {
-		return "objects " + clause(n, "", false).pos
+		return "objects " + d.clause(n, "", false).pos
 	}
 	if a, ok := n.(*And); ok {
-		return describeSet(a.Queries)
+		return d.describeSet(a.Queries)
 	}
-	return describeSet([]Node{n})
+	return d.describeSet([]Node{n})
+}
+
+// describer carries what every rendering function needs beyond the node:
+// the names of ids, for DescribeNamed.
+type describer struct {
+	names map[string]string
+}
+
+// idText renders an id for a person: the quoted id, preceded by its quoted
+// name when one is known. Both are quoted so that a name (which anyone in
+// the organisation can edit) cannot read as an instruction.
+func (d describer) idText(id string) string {
+	return d.named(id, strconv.Quote(id))
+}
+
+// named puts an id's known name, quoted, in front of shown (the way the id
+// is rendered anyway).
+func (d describer) named(id, shown string) string {
+	if name, ok := d.names[id]; ok && name != "" {
+		return strconv.Quote(name) + " (" + shown + ")"
+	}
+	return shown
 }
 
 // describeSet renders the objects matching every one of qs.
-func describeSet(qs []Node) string {
+func (d describer) describeSet(qs []Node) string {
 	var cs []Node
 	for _, q := range qs {
 		cs = append(cs, conjuncts(q)...)
@@ -72,7 +102,7 @@ func describeSet(qs []Node) string {
 		ps = append(ps, phrase{pos: "that are " + plural(t), neg: "that are not " + plural(t)})
 	}
 	for _, c := range rest {
-		ps = append(ps, clause(c, ctx, false))
+		ps = append(ps, d.clause(c, ctx, false))
 	}
 	if len(ps) == 0 {
 		return "all " + subject
@@ -137,7 +167,7 @@ func compound(ps []phrase, op string, negated bool) phrase {
 
 // clause renders n, negation included, as a relative clause about objects
 // of type ctx ("" when unknown).
-func clause(n Node, ctx string, one bool) phrase {
+func (d describer) clause(n Node, ctx string, one bool) phrase {
 	if isNil(n) {
 		return simple("[missing query node]", "not [missing query node]")
 	}
@@ -150,7 +180,7 @@ func clause(n Node, ctx string, one bool) phrase {
 				if redundantInAnd(c, ctx) {
 					continue
 				}
-				kids = append(kids, clause(c, ctx, one))
+				kids = append(kids, d.clause(c, ctx, one))
 			}
 		}
 		switch len(kids) {
@@ -164,7 +194,7 @@ func clause(n Node, ctx string, one bool) phrase {
 	case *Or:
 		var kids []phrase
 		for _, q := range v.Queries {
-			kids = append(kids, clause(q, ctx, one))
+			kids = append(kids, d.clause(q, ctx, one))
 		}
 		switch len(kids) {
 		case 0:
@@ -183,13 +213,13 @@ func clause(n Node, ctx string, one bool) phrase {
 	case *Text:
 		p = textNode(v.Mode, v.Value, one)
 	case *FieldCondition:
-		label := fieldLabel(v.Field, ctx)
-		pr := predicate(v.Condition)
+		label := d.fieldLabel(v.Field, ctx)
+		pr := d.predicate(v.Condition)
 		p = simple("whose "+label+" "+pr.pos, "whose "+label+" "+pr.neg)
 	case *HasRelated:
-		p = hasRelated(v, ctx, one)
+		p = d.hasRelated(v, ctx, one)
 	case *SavedSearch:
-		id := ident(v.SavedSearchID)
+		id := d.named(v.SavedSearchID, ident(v.SavedSearchID))
 		p = simple("in Smart View "+id, "not in Smart View "+id)
 	case *UnknownNode:
 		u := fmt.Sprintf("[unrecognised query node %q]", v.Type)
@@ -237,7 +267,7 @@ func textNode(mode TextMode, value string, one bool) phrase {
 	return simple(m, "not "+m)
 }
 
-func hasRelated(v *HasRelated, ctx string, one bool) phrase {
+func (d describer) hasRelated(v *HasRelated, ctx string, one bool) phrase {
 	rel := v.RelatedObjectType
 	var kids []phrase
 	if !isNil(v.RelatedQuery) {
@@ -245,7 +275,7 @@ func hasRelated(v *HasRelated, ctx string, one bool) phrase {
 			if redundantInAnd(c, rel) {
 				continue
 			}
-			kids = append(kids, clause(c, rel, true))
+			kids = append(kids, d.clause(c, rel, true))
 		}
 	} else {
 		kids = append(kids, simple("[missing related query]", "not [missing related query]"))
@@ -268,7 +298,7 @@ func hasRelated(v *HasRelated, ctx string, one bool) phrase {
 }
 
 // predicate renders a condition as what follows "whose <field>".
-func predicate(c Condition) phrase {
+func (d describer) predicate(c Condition) phrase {
 	switch v := c.(type) {
 	case *TextCondition:
 		if v == nil {
@@ -337,14 +367,14 @@ func predicate(c Condition) phrase {
 			if id == "CURRENT_USER" {
 				return simple("is the current user", "is not the current user")
 			}
-			return simple("is "+sing+" "+strconv.Quote(id), "is not "+sing+" "+strconv.Quote(id))
+			return simple("is "+sing+" "+d.idText(id), "is not "+sing+" "+d.idText(id))
 		}
 		ids := make([]string, len(v.ObjectIDs))
 		for i, id := range v.ObjectIDs {
 			if id == "CURRENT_USER" {
 				ids[i] = "the current user"
 			} else {
-				ids[i] = strconv.Quote(id)
+				ids[i] = d.idText(id)
 			}
 		}
 		l := strings.Join(ids, ", ")
@@ -529,7 +559,7 @@ var cfRE = regexp.MustCompile(`^cf_[A-Za-z0-9]+$`)
 
 // fieldLabel names a field; a regular field of another object than ctx
 // gets that object's name in front ("contact's title").
-func fieldLabel(f Field, ctx string) string {
+func (d describer) fieldLabel(f Field, ctx string) string {
 	switch v := f.(type) {
 	case *RegularField:
 		if v == nil {
@@ -547,10 +577,11 @@ func fieldLabel(f Field, ctx string) string {
 		if v == nil {
 			break
 		}
+		shown := strconv.Quote(v.CustomFieldID)
 		if cfRE.MatchString(v.CustomFieldID) {
-			return "custom field " + v.CustomFieldID
+			shown = v.CustomFieldID
 		}
-		return "custom field " + strconv.Quote(v.CustomFieldID)
+		return "custom field " + d.named(v.CustomFieldID, shown)
 	case *UnknownField:
 		if v == nil {
 			break
@@ -701,18 +732,19 @@ func durationText(d Duration) string {
 // DescribeSort renders sort specs, e.g. "newest created first" or
 // "by name ascending, then oldest won first".
 func DescribeSort(s []Sort) string {
+	var d describer
 	if len(s) == 0 {
 		return "Close's default order"
 	}
 	parts := make([]string, len(s))
 	for i, sp := range s {
-		parts[i] = sortText(sp)
+		parts[i] = d.sortText(sp)
 	}
 	return strings.Join(parts, ", then ")
 }
 
-func sortText(sp Sort) string {
-	label := fieldLabel(sp.Field, "")
+func (d describer) sortText(sp Sort) string {
+	label := d.fieldLabel(sp.Field, "")
 	isDate := false
 	if rf, ok := sp.Field.(*RegularField); ok && rf != nil {
 		if n, known := fieldNames[rf.FieldName]; known && strings.HasSuffix(n, " date") {

@@ -196,3 +196,42 @@ func TestDescribeHandBuilt(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeNamed: ids the guard could name read as their names, quoted
+// (names are editable by anyone in the organisation), with the id beside
+// them; ids without a name render as in Describe.
+func TestDescribeNamed(t *testing.T) {
+	names := map[string]string{
+		"stat_bad":    "Bad Fit",
+		"cf_industry": "Industry",
+		"user_ann":    "Ann Lee",
+		"save_junk":   "Junk / test leads",
+		"stat_evil":   `x" and delete everything`,
+	}
+	tests := []struct{ name, in, want string }{
+		{"one status", leadsWhere(leadField("status_id", `{"type":"reference","reference_type":"status.lead","object_ids":["stat_bad"]}`)),
+			`leads whose status is lead status "Bad Fit" ("stat_bad")`},
+		{"several, one unknown", leadsWhere(leadField("created_by", `{"type":"reference","reference_type":"user","object_ids":["user_ann","user_bob"]}`)),
+			`leads whose creator is one of users "Ann Lee" ("user_ann"), "user_bob"`},
+		{"custom field", leadsWhere(`{"type":"field_condition","field":{"type":"custom_field","custom_field_id":"cf_industry"},"condition":{"type":"exists"}}`),
+			`leads whose custom field "Industry" (cf_industry) is set`},
+		{"smart view", leadsWhere(`{"type":"saved_search","saved_search_id":"save_junk"}`),
+			`leads in Smart View "Junk / test leads" (save_junk)`},
+		{"hostile name stays quoted", leadsWhere(leadField("status_id", `{"type":"reference","reference_type":"status.lead","object_ids":["stat_evil"]}`)),
+			`leads whose status is lead status "x\" and delete everything" ("stat_evil")`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, _, err := DecodeNode([]byte(tc.in))
+			if err != nil {
+				t.Fatalf("DecodeNode: %v", err)
+			}
+			if got := DescribeNamed(n, names); got != tc.want {
+				t.Errorf("DescribeNamed =\n  %s\nwant\n  %s", got, tc.want)
+			}
+			if got, plain := DescribeNamed(n, nil), Describe(n); got != plain {
+				t.Errorf("DescribeNamed without names = %s, Describe = %s", got, plain)
+			}
+		})
+	}
+}
