@@ -38,7 +38,7 @@ func TestArgumentErrors(t *testing.T) {
 		{ToolPreview, `{"s_query":` + query + `,"results_limit":2.5}`, []string{"at /results_limit", "expected an integer, got the number 2.5"}},
 		{ToolPreview, `{"s_query":` + query + `,"results_limit":0}`, []string{"at /results_limit", "at least 1"}},
 		{ToolPreview, `{"s_query":{"query":` + query + `,"results_limit":1},"results_limit":2}`, []string{"at /results_limit", "already has results_limit 1"}},
-		{ToolPreview, `{"s_query":` + query + `,"sample_size":51}`, []string{"at /sample_size", "between 1 and 50"}},
+		{ToolPreview, `{"s_query":` + query + `,"sample_size":51}`, []string{"at /sample_size", "between 0 and 50"}},
 		{ToolPreview, `{"s_query":` + query + `,"send_done_email":"yes"}`, []string{"at /send_done_email", "expected true or false"}},
 		{ToolPreview, `{"smart_view_id":"lead_abc"}`, []string{"at /smart_view_id", "not a Smart View id"}},
 		{ToolCreate, `{}`, []string{"at /plan_id", "plan_id is required"}},
@@ -89,6 +89,12 @@ func TestPreviewInputs(t *testing.T) {
 	p := preview(t, c, map[string]any{"s_query": string(qj), "sort": string(sj), "sample_size": 2, "send_done_email": false})
 	if p.Total != 3 || len(p.Sample) != 2 {
 		t.Fatalf("stringified preview = %+v", p)
+	}
+	// sample_size 0 counts only: no sample, one Close request.
+	f.sb.ResetRequests()
+	p = preview(t, c, map[string]any{"s_query": q, "sample_size": 0})
+	if p.Total != 3 || len(p.Sample) != 0 || f.sb.Requests("", "/") != 1 {
+		t.Fatalf("count-only preview = %+v after %d Close requests", p, f.sb.Requests("", "/"))
 	}
 	// The Copy Filters wrapper with its own results_limit and sort.
 	p = preview(t, c, map[string]any{"s_query": map[string]any{"query": q, "results_limit": 1, "sort": sort}})

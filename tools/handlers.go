@@ -134,11 +134,14 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		in.ResultsLimit = a.ResultsLimit
 	}
 	if a.SampleSize != nil {
-		if *a.SampleSize < 1 || *a.SampleSize > guards.MaxSampleSize {
-			return argErrorResult(&argError{Pointer: "/sample_size", Problem: fmt.Sprintf("must be between 1 and %d, got %d", guards.MaxSampleSize, *a.SampleSize),
-				Next: "Pass a sample_size from 1 to 50, or leave it out for 10."})
+		if *a.SampleSize < 0 || *a.SampleSize > guards.MaxSampleSize {
+			return argErrorResult(&argError{Pointer: "/sample_size", Problem: fmt.Sprintf("must be between 0 and %d, got %d", guards.MaxSampleSize, *a.SampleSize),
+				Next: "Pass a sample_size from 0 (count only) to 50, or leave it out for 10."})
 		}
 		in.SampleSize = *a.SampleSize
+		if in.SampleSize == 0 {
+			in.SampleSize = guards.NoSample
+		}
 	}
 	p, err := t.d.Guard.Preview(ctx, cl, in)
 	if err != nil {

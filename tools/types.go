@@ -19,7 +19,7 @@ type previewArgs struct {
 	Sort          sortArg  `json:"sort,omitempty"`
 	ResultsLimit  *int     `json:"results_limit,omitempty" jsonschema:"minimum=1"`
 	SendDoneEmail *bool    `json:"send_done_email,omitempty"`
-	SampleSize    *int     `json:"sample_size,omitempty" jsonschema:"minimum=1,maximum=50"`
+	SampleSize    *int     `json:"sample_size,omitempty" jsonschema:"minimum=0,maximum=50"`
 }
 
 // queryArg is the raw s_query argument. Its schema is the grammar (see
