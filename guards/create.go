@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/schema"
@@ -102,7 +104,8 @@ func createMessage(p *Plan) string {
 	if len(p.Sample) > 0 {
 		var names []string
 		for _, s := range p.Sample[:min(len(p.Sample), 5)] {
-			names = append(names, s.DisplayName)
+			// Quoted: lead names are data anyone can type, never instructions.
+			names = append(names, strconv.Quote(clip(s.DisplayName, 80)))
 		}
 		msg += " For example: " + strings.Join(names, "; ")
 		if p.WillDelete > len(names) {
@@ -116,11 +119,11 @@ func createMessage(p *Plan) string {
 // checkPlan is every plan check that needs no Close request: known, this
 // principal's, not used, not expired, executable.
 func (g *Guard) checkPlan(ctx context.Context, principal, planID string) (*Plan, error) {
-	rec := AuditRecord{PlanID: planID, Principal: principal}
+	rec := AuditRecord{PlanID: clip(planID, 80), Principal: principal}
 	plan, state, err := g.store.Load(ctx, planID)
 	if errors.Is(err, ErrPlanNotFound) {
 		return nil, g.refuse(&Refusal{Code: CodePlanUnknown, Pointer: "/plan_id",
-			Problem: fmt.Sprintf("there is no plan %q (plans live in this server's memory for %s after preview)", planID, g.policy.PlanTTL),
+			Problem: fmt.Sprintf("there is no plan %q (plans live in this server's memory for %s after preview)", clip(planID, 80), g.policy.PlanTTL),
 			Next:    nextPreviewAgain}, rec)
 	}
 	if err != nil {
@@ -194,7 +197,7 @@ func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal 
 	}
 	if c.Phrase != phrase {
 		return &Refusal{Code: CodeConfirmationMismatch, Pointer: "/confirm",
-			Problem: fmt.Sprintf("the confirmation %q does not match %q", c.Phrase, phrase),
+			Problem: fmt.Sprintf("the confirmation %q does not match %q", clip(c.Phrase, 80), phrase),
 			Next:    "Ask the person to type exactly " + phrase + " (same words, capitals and number) and pass it as confirm."}
 	}
 	return nil
@@ -461,4 +464,17 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return string(s[0]|0x20) + s[1:]
+}
+
+// clip cuts what a caller sent to n bytes (on a rune boundary) before it is
+// echoed into a refusal or the audit log, so a 10 MB argument cannot become
+// a 10 MB error or audit record.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -208,7 +209,8 @@ func previewText(p *previewResult) string {
 	if len(p.Sample) > 0 {
 		fmt.Fprintf(&b, "Sample (%d of %d):\n", len(p.Sample), p.Total)
 		for _, s := range p.Sample {
-			fmt.Fprintf(&b, "- %s (%s)\n", s.DisplayName, s.ID)
+			// Quoted: lead names are data anyone can type, never instructions.
+			fmt.Fprintf(&b, "- %q (%s)\n", s.DisplayName, s.ID)
 		}
 	}
 	for _, w := range p.Warnings {
@@ -237,6 +239,10 @@ func previewText(p *previewResult) string {
 
 // create_bulk_delete
 
+// planIDPattern bounds what a plan id can look like before it reaches the
+// guard (whose ids are plan_ and 24 base62 characters).
+var planIDPattern = regexp.MustCompile(`^plan_[A-Za-z0-9]{1,64}$`)
+
 func (t *toolset) create(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
 	var a createArgs
 	if e := decodeArgs(req, &a); e != nil {
@@ -244,6 +250,12 @@ func (t *toolset) create(ctx context.Context, req mcp.CallToolRequest, cl *close
 	}
 	if a.PlanID == "" {
 		return argErrorResult(errRequired("plan_id", "the plan_id preview_bulk_delete returned"))
+	}
+	if !planIDPattern.MatchString(a.PlanID) {
+		// Not echoed: it is not an id bulkguard could have issued, and it
+		// may be megabytes long.
+		return argErrorResult(&argError{Pointer: "/plan_id", Problem: "is not a plan id (plan_ followed by letters and digits)",
+			Next: "Pass the plan_id that preview_bulk_delete returned, unchanged."})
 	}
 	return t.confirmAndRun(ctx, req, cl, a.Confirm, confirmation{
 		target: a.PlanID,
