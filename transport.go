@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -107,7 +108,7 @@ func newMux(s *server.MCPServer, hc httpConfig, token string, logger *slog.Logge
 		})
 	})
 	guard := func(h http.Handler) http.Handler {
-		return requireBearer(token, limitBody(hc.maxBody, h))
+		return checkOrigin(requireBearer(token, limitBody(hc.maxBody, h)))
 	}
 	var shutdown func(context.Context)
 	switch hc.transport {
@@ -128,6 +129,45 @@ func newMux(s *server.MCPServer, hc httpConfig, token string, logger *slog.Logge
 		shutdown = func(ctx context.Context) { _ = h.Shutdown(ctx) }
 	}
 	return mux, shutdown
+}
+
+// checkOrigin refuses a browser request from another site. mcp-go's
+// DNS-rebinding protection checks only the Host header; the MCP spec asks
+// servers to validate Origin as well, since a page on evil.example can make
+// a browser post to a server on localhost. Clients that are not browsers
+// send no Origin and pass; a browser page served from the same host (or
+// from loopback) passes too.
+func checkOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || originAllowed(origin, r.Host) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden",
+			"message": "requests from another site's page (Origin header) are refused; MCP clients that are not browsers send no Origin"})
+	})
+}
+
+// originAllowed: the Origin's host is loopback or the host the request was
+// sent to.
+func originAllowed(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	oh := u.Hostname()
+	if oh == "localhost" {
+		return true
+	}
+	if ip := net.ParseIP(oh); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	rh := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		rh = h
+	}
+	return strings.EqualFold(oh, strings.Trim(rh, "[]"))
 }
 
 // requireBearer lets a request through only with `Authorization: Bearer

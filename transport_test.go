@@ -83,6 +83,7 @@ type rawCheck struct {
 	path       string
 	auth       string // Authorization header; "" = none
 	host       string // Host header override
+	origin     string // Origin header; "" = none
 	body       string
 	chunked    bool // send the body without a Content-Length
 	wantStatus int
@@ -109,6 +110,9 @@ func (hs *httpServer) do(t *testing.T, rc rawCheck) {
 	}
 	if rc.host != "" {
 		req.Host = rc.host
+	}
+	if rc.origin != "" {
+		req.Header.Set("Origin", rc.origin)
 	}
 	if rc.body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -168,6 +172,9 @@ func TestHTTPTransports(t *testing.T) {
 				{name: "basic auth is not bearer", method: "POST", path: "/mcp", auth: "Basic " + testToken, body: initBody, wantStatus: 401, wantHeader: missing},
 				{name: "token with lowercase scheme", method: "POST", path: "/mcp", auth: "bearer " + testToken, body: initBody, wantStatus: 200},
 				{name: "dns rebinding", method: "POST", path: "/mcp", auth: bearer, host: "evil.example:80", body: initBody, wantStatus: 403},
+				{name: "foreign origin", method: "POST", path: "/mcp", auth: bearer, origin: "http://evil.example.com", body: initBody, wantStatus: 403, wantJSON: true},
+				{name: "loopback origin", method: "POST", path: "/mcp", auth: bearer, origin: "http://localhost:6274", body: initBody, wantStatus: 200},
+				{name: "unparsable origin", method: "POST", path: "/mcp", auth: bearer, origin: "::not a url", body: initBody, wantStatus: 403},
 				{name: "body over the limit", method: "POST", path: "/mcp", auth: bearer, body: bigBody, wantStatus: 413, wantJSON: true},
 				{name: "chunked body over the limit", method: "POST", path: "/mcp", auth: bearer, body: bigBody, chunked: true, wantStatus: 413, wantJSON: true},
 				{name: "chunked body under the limit", method: "POST", path: "/mcp", auth: bearer, body: initBody, chunked: true, wantStatus: 200},
@@ -187,6 +194,7 @@ func TestHTTPTransports(t *testing.T) {
 				{name: "message no token", method: "POST", path: "/message?sessionId=x", body: initBody, wantStatus: 401, wantHeader: missing},
 				{name: "wrong token", method: "GET", path: "/sse", auth: "Bearer " + testToken, wantStatus: 401, wantHeader: invalid},
 				{name: "dns rebinding", method: "GET", path: "/sse", auth: "TOKEN", host: "evil.example", wantStatus: 403},
+				{name: "foreign origin", method: "GET", path: "/sse", auth: "TOKEN", origin: "https://evil.example.com", wantStatus: 403, wantJSON: true},
 				{name: "body over the limit", method: "POST", path: "/message?sessionId=x", auth: "TOKEN", body: bigBody, wantStatus: 413, wantJSON: true},
 				{name: "unknown path", method: "GET", path: "/mcp", auth: "TOKEN", wantStatus: 404},
 			},
