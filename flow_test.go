@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -239,15 +240,8 @@ func callToolResult(t *testing.T, c *client.Client, name string, args map[string
 	return res
 }
 
-func resultText(res *mcp.CallToolResult) string {
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String()
-}
+// resultText is the text content of a result.
+var resultText = testkit.ResultText
 
 // TestGuardFlags checks the policy flags reach the guard: each one changes
 // what the binary lets through, and every refusal says nothing was deleted.

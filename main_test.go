@@ -23,29 +23,21 @@ import (
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/bulkguard/bulkguard/internal/testkit"
 )
 
-// binPath is the bulkguard binary built once by TestMain; every test runs it
+// bin is the bulkguard binary built once by TestMain; every test runs it
 // as a subprocess, as a client (Claude Desktop, Cursor, …) would.
-var binPath string
+var bin = testkit.Binary{Root: "."}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bulkguard-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "bulkguard")
-	build := exec.Command("go", "build", "-o", binPath, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building bulkguard:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.TempDirMain(m, "bulkguard-test-", "", &bin, func() error {
+		if _, err := bin.Build(); err != nil {
+			return fmt.Errorf("building bulkguard: %w", err)
+		}
+		return nil
+	})
 }
 
 // testTimeout bounds each subprocess interaction so a hang fails the test
@@ -56,15 +48,8 @@ const testTimeout = 60 * time.Second
 // no BULKGUARD_* from the developer's shell, and the audit log in a temp dir.
 func command(t *testing.T, env []string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "BULKGUARD_") || strings.HasPrefix(kv, envCloseAPIKey+"=") || strings.HasPrefix(kv, "XDG_STATE_HOME=") {
-			continue
-		}
-		cmd.Env = append(cmd.Env, kv)
-	}
-	cmd.Env = append(cmd.Env, "XDG_STATE_HOME="+t.TempDir())
-	cmd.Env = append(cmd.Env, env...)
+	cmd := exec.Command(bin.Path(t), args...)
+	cmd.Env = append(testkit.Environ("XDG_STATE_HOME="+t.TempDir()), env...)
 	return cmd
 }
 

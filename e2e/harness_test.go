@@ -1,162 +1,54 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bulkguard/bulkguard/internal/testkit"
 )
 
-// binPath is the bulkguard binary TestMain builds once for every test.
-var (
-	binPath  string
-	buildErr error
-)
+// bin is the bulkguard binary TestMain builds once for every test, from the
+// module root (this package's parent) exactly as a user would build it; a
+// build failure fails every test that needs it.
+var bin = testkit.Binary{Root: ".."}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bulkguard-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "bulkguard")
-	// Built from the module root (this package's parent) exactly as a user
-	// would build it; a build failure fails every test that needs it.
-	cmd := exec.Command("go", "build", "-o", binPath, ".")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		buildErr = fmt.Errorf("go build of bulkguard failed: %v\n%s", err, out)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.TempDirMain(m, "bulkguard-e2e-", "e2e", &bin, func() error {
+		_, _ = bin.Build() // needBinary reports a failure
+		return nil
+	})
 }
 
 // needBinary fails the test when the binary could not be built.
 func needBinary(t *testing.T) string {
 	t.Helper()
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return bin.Path(t)
 }
 
 // cleanEnv is the environment for processes we spawn: the caller's, minus
 // anything that would change bulkguard's configuration behind the test's
 // back (a developer's CLOSE_API_KEY or BULKGUARD_* settings), plus extra.
 func cleanEnv(t *testing.T, extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "CLOSE_API_KEY" || strings.HasPrefix(k, "BULKGUARD_") || k == "XDG_STATE_HOME" || k == "NO_COLOR" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	// A default audit path must never land in the real home directory.
-	env = append(env, "XDG_STATE_HOME="+t.TempDir(), "NO_COLOR=1")
-	return append(env, extra...)
+	return testkit.CleanEnv(t, extra...)
 }
 
-// proc is a spawned process whose stderr lines are kept for the test.
-type proc struct {
-	t    *testing.T
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
+// proc is a spawned process whose stderr is kept for the test.
+type proc = testkit.Proc
 
-	mu    sync.Mutex
-	lines []string
-}
-
-// startProc starts bin with args and env; stdin is closed (/dev/null) and
-// stdout is discarded unless the caller wires it before (see stdio clients).
-// The process is stopped when the test ends.
+// startProc starts the binary with args and env; stdin is closed
+// (/dev/null) and stdout is discarded. The process is stopped when the test
+// ends.
 func startProc(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(needBinary(t), args...)
-	cmd.Env = env
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, name: name, cmd: cmd, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			p.mu.Unlock()
-		}
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(p.stop)
-	return p
-}
-
-// waitFor returns the submatches of the first stderr line matching re,
-// waiting up to timeout for it to appear.
-func (p *proc) waitFor(re *regexp.Regexp, timeout time.Duration) []string {
-	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		p.mu.Lock()
-		for _, l := range p.lines {
-			if m := re.FindStringSubmatch(l); m != nil {
-				p.mu.Unlock()
-				return m
-			}
-		}
-		p.mu.Unlock()
-		select {
-		case <-p.done:
-			p.t.Fatalf("%s exited before printing %q; stderr:\n%s", p.name, re, p.stderr())
-		default:
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s did not print %q within %s; stderr:\n%s", p.name, re, timeout, p.stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (p *proc) stderr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.lines, "\n")
-}
-
-// stop asks the process to shut down (SIGTERM, which bulkguard handles) and
-// kills it if it has not exited after a while. Only this process is touched.
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	return testkit.StartT(t, name, needBinary(t), env, args...)
 }
 
 // sandboxProc is `bulkguard sandbox` running as its own process: the Close
@@ -168,10 +60,7 @@ type sandboxProc struct {
 	apiKey  string
 }
 
-var (
-	reBaseURL = regexp.MustCompile(`^\s*base URL:\s*(\S+)`)
-	reAPIKey  = regexp.MustCompile(`^\s*API key:\s*(\S+)`)
-)
+var reAPIKey = regexp.MustCompile(`^\s*API key:\s*(\S+)`)
 
 // startSandbox serves a fresh demo org (the default seed, so the data is the
 // same every run) with no delete-rate limit so jobs finish quickly and no
@@ -182,8 +71,8 @@ func startSandbox(t *testing.T) *sandboxProc {
 	p := startProc(t, "bulkguard sandbox", cleanEnv(t), "sandbox", "--listen", "127.0.0.1:0", "--log-format", "json",
 		"--delete-rate", "0", "--rate-limit", "0")
 	sb := &sandboxProc{proc: p}
-	sb.baseURL = p.waitFor(reBaseURL, 60*time.Second)[1]
-	sb.apiKey = p.waitFor(reAPIKey, 5*time.Second)[1]
+	sb.baseURL = p.WaitFor(testkit.SandboxBaseURL, 60*time.Second)[1]
+	sb.apiKey = p.WaitFor(reAPIKey, 5*time.Second)[1]
 	return sb
 }
 
@@ -289,8 +178,6 @@ type serverProc struct {
 	auditLog string
 }
 
-var reListening = regexp.MustCompile(`"msg":"listening".*"url":"([^"]+)"`)
-
 // testToken is the bearer token the HTTP servers under test require.
 const testToken = "e2e-token-0123456789abcdef"
 
@@ -308,7 +195,7 @@ func startHTTPServer(t *testing.T, transport string, sb *sandboxProc, extra ...s
 	}
 	args = append(args, extra...)
 	p := startProc(t, "bulkguard --transport "+transport, env, args...)
-	u := p.waitFor(reListening, 60*time.Second)[1]
+	u := p.WaitFor(testkit.ListeningURLJSON, 60*time.Second)[1]
 	base := u[:strings.LastIndex(u, "/")]
 	return &serverProc{proc: p, url: u, base: base, token: testToken, auditLog: audit}
 }

@@ -171,7 +171,7 @@ func TestInspectorBearerToken(t *testing.T) {
 		srv := startHTTPServer(t, transport, nil)
 		// Runs after the parallel subtests, before the server stops.
 		t.Cleanup(func() {
-			if strings.Contains(srv.stderr(), testToken) || strings.Contains(srv.stderr(), "not-the-token") {
+			if strings.Contains(srv.Output(), testToken) || strings.Contains(srv.Output(), "not-the-token") {
 				t.Errorf("%s server log contains a bearer token", transport)
 			}
 		})

@@ -3,32 +3,18 @@ package guards
 import (
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bulkguard/bulkguard/internal/testkit"
 )
 
 // testClock is an injectable clock: it starts at the wall clock (so that
 // times the sandbox stamps on jobs compare sensibly with plan times) and
 // moves only when a test advances it.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type testClock = testkit.ManualClock
 
-func newTestClock() *testClock { return &testClock{t: time.Now()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newTestClock() *testClock { return testkit.NewManualClock(time.Now()) }
 
 // newTestGuard builds a guard on a fresh audit log in a temp dir.
 func newTestGuard(t *testing.T, p Policy, clock *testClock) (*Guard, string) {

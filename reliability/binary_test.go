@@ -1,7 +1,6 @@
 package reliability_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -11,12 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,151 +19,32 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/tools"
 )
 
-// binPath is the bulkguard binary, built once from the module root exactly
-// as a user builds it, the first time a test needs it (tests of the tools
-// alone do not wait for a build).
-var (
-	binDir    string
-	binPath   string
-	buildErr  error
-	buildOnce sync.Once
-)
+// bin is the bulkguard binary, built once from the module root exactly as a
+// user builds it, the first time a test needs it (tests of the tools alone
+// do not wait for a build).
+var bin = testkit.Binary{Root: ".."}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bulkguard-reliability-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "reliability:", err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binPath = filepath.Join(binDir, "bulkguard")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build of bulkguard failed: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	testkit.TempDirMain(m, "bulkguard-reliability-", "reliability", &bin, nil)
 }
 
 // proc is a spawned bulkguard whose whole stderr is kept.
-type proc struct {
-	t    *testing.T
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-
-	mu     sync.Mutex
-	stderr bytes.Buffer
-}
+type proc = testkit.Proc
 
 // cleanEnv is the caller's environment minus anything that would configure
 // bulkguard behind the test's back, plus extra.
 func cleanEnv(t *testing.T, extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "CLOSE_API_KEY" || strings.HasPrefix(k, "BULKGUARD_") || k == "XDG_STATE_HOME" || k == "NO_COLOR" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "XDG_STATE_HOME="+t.TempDir(), "NO_COLOR=1")
-	return append(env, extra...)
+	return testkit.CleanEnv(t, extra...)
 }
 
 func startProc(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary(t), args...)
-	cmd.Env = env
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, name: name, cmd: cmd, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		r := bufio.NewReader(pipe)
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Read(buf)
-			p.mu.Lock()
-			p.stderr.Write(buf[:n])
-			p.mu.Unlock()
-			if err != nil {
-				break
-			}
-		}
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(p.stop)
-	return p
+	return testkit.StartT(t, name, bin.Path(t), env, args...)
 }
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-// waitFor returns the submatches of re in stderr, waiting a bounded time.
-func (p *proc) waitFor(re *regexp.Regexp, timeout time.Duration) []string {
-	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if m := re.FindStringSubmatch(p.output()); m != nil {
-			return m
-		}
-		select {
-		case <-p.done:
-			p.t.Fatalf("%s exited before printing %q; stderr:\n%s", p.name, re, p.output())
-		default:
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s did not print %q within %s; stderr:\n%s", p.name, re, timeout, p.output())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop ends the process with SIGTERM (its graceful shutdown logs too), then
-// SIGKILL if it does not exit in time.
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-var (
-	sandboxBaseRE = regexp.MustCompile(`base URL: (http://\S+/api/v1)`)
-	mcpURLRE      = regexp.MustCompile(`url=(http://\S+/mcp)`)
-)
 
 // startSandbox runs `bulkguard sandbox` on a free port and returns its API
 // base URL.
@@ -176,7 +52,7 @@ func startSandbox(t *testing.T, key string) (*proc, string) {
 	t.Helper()
 	p := startProc(t, "sandbox", cleanEnv(t), "sandbox", "--listen", "127.0.0.1:0", "--api-key", key,
 		"--leads", "300", "--rate-limit", "0", "--delete-rate", "0")
-	return p, p.waitFor(sandboxBaseRE, 60*time.Second)[1]
+	return p, p.WaitFor(testkit.SandboxBaseURL, 60*time.Second)[1]
 }
 
 // startServe runs `bulkguard --transport http` on a free port with args
@@ -184,7 +60,7 @@ func startSandbox(t *testing.T, key string) (*proc, string) {
 func startServe(t *testing.T, env []string, args ...string) (*proc, string) {
 	t.Helper()
 	p := startProc(t, "bulkguard", env, append([]string{"--transport", "http", "--listen", "127.0.0.1:0"}, args...)...)
-	return p, p.waitFor(mcpURLRE, 60*time.Second)[1]
+	return p, p.WaitFor(testkit.ListeningURL, 60*time.Second)[1]
 }
 
 // httpClient connects an MCP client over streamable HTTP with headers.
@@ -328,7 +204,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 		fmt.Fprintf(&bodies, "%d %v %s\n", resp.StatusCode, resp.Header, b)
 	}
 
-	srv.stop() // shutdown lines are part of stderr too
+	srv.Stop() // shutdown lines are part of stderr too
 	logs, err := os.ReadFile(audit)
 	if err != nil {
 		t.Fatal(err)
@@ -336,11 +212,11 @@ func TestSecretsNeverAppear(t *testing.T) {
 	if n := bytes.Count(logs, []byte("\n")); n < 5 || !bytes.Contains(logs, []byte(`"principal":"cred_`)) {
 		t.Fatalf("the audit log has %d records and no principal fingerprint; the check below would prove nothing:\n%s", n, logs)
 	}
-	if !strings.Contains(srv.output(), "closeapi") {
-		t.Errorf("no closeapi debug lines on stderr at --log-level debug; the check below would prove less:\n%s", srv.output())
+	if !strings.Contains(srv.Output(), "closeapi") {
+		t.Errorf("no closeapi debug lines on stderr at --log-level debug; the check below would prove less:\n%s", srv.Output())
 	}
 	places := map[string]string{
-		"stderr":       srv.output(),
+		"stderr":       srv.Output(),
 		"audit log":    string(logs),
 		"tool results": r.all.String(),
 		"HTTP answers": bodies.String(),
@@ -537,8 +413,8 @@ func TestClientKeys(t *testing.T) {
 		if res := call(t, c, toolLookup, map[string]any{"kind": "users"}); res.IsError {
 			t.Fatalf("the header was used: %s", text(res))
 		}
-		srv.stop()
-		if strings.Contains(srv.output(), keyB) {
+		srv.Stop()
+		if strings.Contains(srv.Output(), keyB) {
 			t.Error("stderr contains the header's key")
 		}
 	})
@@ -574,9 +450,9 @@ func TestClientKeys(t *testing.T) {
 		if c.Job.ID == "" || c.Receipt.ResultsLimitSent != 2 {
 			t.Fatalf("create with key A: %+v", c)
 		}
-		srv.stop()
+		srv.Stop()
 		for _, k := range []string{keyA, keyB} {
-			if strings.Contains(srv.output(), k) {
+			if strings.Contains(srv.Output(), k) {
 				t.Errorf("stderr contains a client key (%.12s…)", k)
 			}
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
 	"github.com/bulkguard/bulkguard/tools"
 )
@@ -44,22 +45,7 @@ const (
 
 // clock is the guard's clock: real time plus an offset a test moves forward
 // to expire plans, while the sandbox and the HTTP client stay on real time.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
+type clock = testkit.Clock
 
 // action answers one request that a fault rule caught. next is the sandbox.
 type action func(w http.ResponseWriter, r *http.Request, next http.Handler)
@@ -328,16 +314,7 @@ func connect(t *testing.T, s *server.MCPServer) *client.Client {
 		t.Fatalf("in-process client: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatalf("client start: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{
-		ClientInfo: mcp.Implementation{Name: "reliability-test", Version: "1"},
-	}}); err != nil {
-		t.Fatalf("initialize: %v", err)
-	}
+	testkit.Initialize(t, c, "reliability-test", 30*time.Second)
 	return c
 }
 
@@ -363,15 +340,7 @@ func (e *env) call(name string, args any) *mcp.CallToolResult {
 }
 
 // text is the text content of a result.
-func text(res *mcp.CallToolResult) string {
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String()
-}
+var text = testkit.ResultText
 
 // wantError checks res is an isError result without structured content
 // whose text contains every fragment (case-insensitively), and returns the
@@ -471,27 +440,13 @@ type listOut struct {
 }
 
 // idQuery matches exactly the leads with these ids.
-func idQuery(ids []string) map[string]any {
-	or := make([]any, len(ids))
-	for i, id := range ids {
-		or[i] = map[string]any{"type": "id", "value": id}
-	}
-	return map[string]any{"type": "and", "queries": []any{
-		map[string]any{"type": "object_type", "object_type": "lead"},
-		map[string]any{"type": "or", "queries": or},
-	}}
-}
+var idQuery = testkit.IDQuery
 
 // leads returns n existing lead ids (from the end of the list, so tests
 // that pick leads twice pick the same ones) and a query for them.
 func (e *env) leads(n int) ([]string, map[string]any) {
 	e.t.Helper()
-	all := e.sb.LeadIDs()
-	if len(all) < n {
-		e.t.Fatalf("sandbox has %d leads, need %d", len(all), n)
-	}
-	ids := append([]string(nil), all[len(all)-n:]...)
-	return ids, idQuery(ids)
+	return testkit.LastLeads(e.t, e.sb.LeadIDs(), n)
 }
 
 // preview previews args and requires an executable plan.

@@ -326,7 +326,7 @@ func hostileCases() []hostileCase {
 			return answer(h.state(h.plan.PlanID), "cancel", nil)
 		}, want: []string{"cancelled"}},
 		// Last: expiry moves the guard's clock for every plan.
-		{name: "plan expired", tool: toolCreate, before: func(h *hostile) { h.e.clock.advance(guards.DefaultPlanTTL + time.Minute) },
+		{name: "plan expired", tool: toolCreate, before: func(h *hostile) { h.e.clock.Advance(guards.DefaultPlanTTL + time.Minute) },
 			args: func(h *hostile) string {
 				return fmt.Sprintf(`{"plan_id":%q,"confirm":%q}`, h.plan.PlanID, h.plan.ConfirmationPhrase)
 			}, want: []string{"plan_expired"}},
@@ -401,7 +401,7 @@ func TestHostileInput(t *testing.T) {
 	h.t = t
 	// After all of it, the fresh plan is still usable: hostile calls did
 	// not consume it, and only the person's phrase runs it.
-	h.e.clock.advance(-(guards.DefaultPlanTTL + time.Minute))
+	h.e.clock.Advance(-(guards.DefaultPlanTTL + time.Minute))
 	res := rawCall(t, h.e.srv, toolCreate, fmt.Sprintf(`{"plan_id":%q,"confirm":%q}`, h.plan.PlanID, h.plan.ConfirmationPhrase), noCaps, "")
 	if res.IsError {
 		t.Fatalf("the untouched plan no longer runs: %s", text(res))

@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bulkguard/bulkguard/internal/testkit"
 )
 
 func TestRateLimit(t *testing.T) {
 	e := newEnv(t, Options{EmptyOrg: true, RateLimit: 3})
-	rc := &clock{t: t0}
+	rc := testkit.NewManualClock(t0)
 	e.s.rateNow = rc.Now // the limiter's window, held still
 	wantHeaders := []string{
 		"limit=3, remaining=2, reset=1.000",

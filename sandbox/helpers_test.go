@@ -9,10 +9,10 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/schema"
 )
 
@@ -20,22 +20,7 @@ import (
 var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
 // clock is an injectable sandbox clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = testkit.ManualClock
 
 // env is a sandbox served over real HTTP.
 type env struct {
@@ -47,7 +32,7 @@ type env struct {
 
 func newEnv(t *testing.T, o Options) *env {
 	t.Helper()
-	e := &env{t: t, clk: &clock{t: t0}}
+	e := &env{t: t, clk: testkit.NewManualClock(t0)}
 	if o.Now == nil {
 		o.Now = e.clk.Now
 	}

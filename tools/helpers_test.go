@@ -22,6 +22,7 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
 )
 
@@ -30,22 +31,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // clock is the guard's clock: real time plus an offset a test can move
 // forward (plan and confirmation expiry) while the sandbox keeps running on
 // real time.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
+type clock = testkit.Clock
 
 // fixture is one sandbox, one Close client on it, one guard with its own
 // audit log, and the MCP server built by NewServer.
@@ -113,25 +99,11 @@ func (f *fixture) newClient(key string) *closeapi.Client {
 // pickLeads returns n existing lead ids and a query matching exactly them.
 func (f *fixture) pickLeads(n int) ([]string, map[string]any) {
 	f.t.Helper()
-	all := f.sb.LeadIDs()
-	if len(all) < n {
-		f.t.Fatalf("sandbox has %d leads, need %d", len(all), n)
-	}
-	ids := append([]string(nil), all[len(all)-n:]...)
-	return ids, idQuery(ids)
+	return testkit.LastLeads(f.t, f.sb.LeadIDs(), n)
 }
 
 // idQuery matches the leads with these ids.
-func idQuery(ids []string) map[string]any {
-	or := make([]any, len(ids))
-	for i, id := range ids {
-		or[i] = map[string]any{"type": "id", "value": id}
-	}
-	return map[string]any{"type": "and", "queries": []any{
-		map[string]any{"type": "object_type", "object_type": "lead"},
-		map[string]any{"type": "or", "queries": or},
-	}}
-}
+var idQuery = testkit.IDQuery
 
 // era is a protocol era a client speaks.
 type era struct{ name, version string }
@@ -157,17 +129,7 @@ func initialize(t *testing.T, c *client.Client, e era) {
 	t.Helper()
 	// Start's context lives as long as the client: the stdio transport
 	// answers the server's requests (elicitation) on it.
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatalf("client start: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	res, err := c.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{
-		ClientInfo: mcp.Implementation{Name: "tools-test", Version: "1"},
-	}})
-	if err != nil {
-		t.Fatalf("initialize: %v", err)
-	}
+	res := testkit.Initialize(t, c, "tools-test", 20*time.Second)
 	modern := mcp.IsModernProtocol(res.ProtocolVersion)
 	if modern != (e.version == "") {
 		t.Fatalf("negotiated %s, wanted era %s", res.ProtocolVersion, e.name)
@@ -339,15 +301,8 @@ func checkResult(t *testing.T, name string, res *mcp.CallToolResult) {
 	}
 }
 
-func resultText(res *mcp.CallToolResult) string {
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String()
-}
+// resultText is the text content of a result.
+var resultText = testkit.ResultText
 
 // structured decodes a success result's structuredContent into v.
 func structured(t *testing.T, res *mcp.CallToolResult, v any) {

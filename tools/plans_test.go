@@ -44,7 +44,7 @@ func TestPlanRefusals(t *testing.T) {
 		_, q := f.pickLeads(1)
 		c := inProcess(t, f.srv, eras[0], readingForm())
 		p := preview(t, c, map[string]any{"s_query": q})
-		f.clock.advance(guards.DefaultPlanTTL + time.Second)
+		f.clock.Advance(guards.DefaultPlanTTL + time.Second)
 		wantRefusal(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID}), guards.CodePlanExpired)
 		if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 0 {
 			t.Fatalf("%d creates reached Close", n)

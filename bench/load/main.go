@@ -15,7 +15,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -34,12 +33,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/bulkguard/bulkguard/internal/testkit"
 )
 
 func main() {
@@ -60,84 +60,37 @@ func main() {
 	}
 }
 
-// proc is a child process with its stderr kept for error messages and for
-// finding the address it listens on.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-
-	mu     sync.Mutex
-	stderr strings.Builder
-}
+// proc is a child process with its stderr kept (the first MiB) for error
+// messages and for finding the address it listens on.
+type proc struct{ *testkit.Proc }
 
 func start(name, bin string, env []string, args ...string) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
-	pipe, err := cmd.StderrPipe()
+	p, err := testkit.Start(name, cmd, 1<<20)
 	if err != nil {
 		return nil, err
 	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			if p.stderr.Len() < 1<<20 {
-				p.stderr.WriteString(sc.Text() + "\n")
-			}
-			p.mu.Unlock()
-		}
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
+	p.StopTimeout = 10 * time.Second
+	return &proc{p}, nil
 }
 
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
+// waitFor returns the first submatch of the stderr line matching re.
 func (p *proc) waitFor(ctx context.Context, re *regexp.Regexp) (string, error) {
-	for {
-		if m := re.FindStringSubmatch(p.output()); m != nil {
-			return m[1], nil
-		}
-		select {
-		case <-p.done:
-			return "", fmt.Errorf("%s exited:\n%s", p.name, p.output())
-		case <-ctx.Done():
-			return "", fmt.Errorf("%s did not start in time:\n%s", p.name, p.output())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// stop sends SIGTERM to this process only (by pid), then SIGKILL.
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
+	m, err := p.Await(ctx, re)
+	switch {
+	case err == nil:
+		return m[1], nil
+	case errors.Is(err, testkit.ErrExited):
+		return "", fmt.Errorf("%s exited:\n%s", p.Name, p.Output())
 	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		return "", fmt.Errorf("%s did not start in time:\n%s", p.Name, p.Output())
 	}
 }
 
 // memKB reads a field (VmHWM, VmRSS) of /proc/<pid>/status in KiB.
 func (p *proc) memKB(field string) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
 	if err != nil {
 		return -1
 	}
@@ -149,24 +102,6 @@ func (p *proc) memKB(field string) int {
 	}
 	return -1
 }
-
-// cleanEnv drops anything that would configure bulkguard behind our back.
-func cleanEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "CLOSE_API_KEY" || strings.HasPrefix(k, "BULKGUARD_") || k == "XDG_STATE_HOME" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, extra...)
-}
-
-var (
-	baseRE = regexp.MustCompile(`base URL: (http://\S+/api/v1)`)
-	urlRE  = regexp.MustCompile(`url=(http://\S+/mcp)`)
-)
 
 func run(ctx context.Context, bin string, leads, nClients, nCalls int, logLevel string) error {
 	tmp, err := os.MkdirTemp("", "bulkguard-load-")
@@ -189,27 +124,27 @@ func run(ctx context.Context, bin string, leads, nClients, nCalls int, logLevel 
 	// memory is its own; the rate limit and delete pacing are off because
 	// the load is far beyond Close's 20 requests a second.
 	t0 := time.Now()
-	sb, err := start("sandbox", bin, cleanEnv(), "sandbox", "--listen", "127.0.0.1:0", "--leads", strconv.Itoa(leads),
+	sb, err := start("sandbox", bin, testkit.Environ(), "sandbox", "--listen", "127.0.0.1:0", "--leads", strconv.Itoa(leads),
 		"--rate-limit", "0", "--delete-rate", "0", "--log-level", "warn")
 	if err != nil {
 		return err
 	}
-	defer sb.stop()
-	base, err := sb.waitFor(ctx, baseRE)
+	defer sb.Stop()
+	base, err := sb.waitFor(ctx, testkit.SandboxBaseURL)
 	if err != nil {
 		return err
 	}
 	sandboxReady := time.Since(t0)
 
 	token := randomHex(24)
-	srv, err := start("bulkguard", bin, cleanEnv("CLOSE_API_KEY=sandbox-demo-key", "XDG_STATE_HOME="+tmp),
+	srv, err := start("bulkguard", bin, testkit.Environ("CLOSE_API_KEY=sandbox-demo-key", "XDG_STATE_HOME="+tmp),
 		"--transport", "http", "--listen", "127.0.0.1:0", "--close-url", base, "--http-token", token,
 		"--audit-log", filepath.Join(tmp, "audit.jsonl"), "--log-level", logLevel)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	url, err := srv.waitFor(ctx, urlRE)
+	defer srv.Stop()
+	url, err := srv.waitFor(ctx, testkit.ListeningURL)
 	if err != nil {
 		return err
 	}
@@ -221,7 +156,7 @@ func run(ctx context.Context, bin string, leads, nClients, nCalls int, logLevel 
 	fx, err := prepare(ctx, setup)
 	setup.Close()
 	if err != nil {
-		return fmt.Errorf("setup: %w\n%s", err, srv.output())
+		return fmt.Errorf("setup: %w\n%s", err, srv.Output())
 	}
 	idleHWM, idleRSS := srv.memKB("VmHWM"), srv.memKB("VmRSS")
 

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/bulkguard/bulkguard/internal/testkit"
 )
 
 // proc is a child process we started: its pipes, a tail of its stderr that
@@ -222,14 +224,4 @@ func (t *tail) String() string {
 // cleanEnv is our environment minus anything that would configure the
 // children behind the benchmark's back (a developer's CLOSE_API_KEY or
 // BULKGUARD_* settings), plus extra.
-func cleanEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "CLOSE_API_KEY" || strings.HasPrefix(k, "BULKGUARD_") || k == "XDG_STATE_HOME" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, extra...)
-}
+func cleanEnv(extra ...string) []string { return testkit.Environ(extra...) }
