@@ -126,17 +126,9 @@ func (g *Guard) Resume(ctx context.Context, cl *closeapi.Client, jobID string, c
 			Problem: "the audit log could not be written (" + err.Error() + "), so the job was not resumed",
 			Next:    "Ask the operator to fix the audit log, then call resume_bulk_delete again; the job stays paused."}, rec)
 	}
-	updated, err := cl.SetBulkDeleteStatus(ctx, jobID, statusResuming)
 	out := rec
 	out.Event = EventResume
-	if err != nil {
-		out.Outcome, out.Reason = "failed", err.Error()
-		g.audit(out)
-		return nil, fmt.Errorf("guards: resume bulk delete %s: %w", jobID, err)
-	}
-	out.Outcome = "resumed"
-	g.audit(out)
-	return updated, nil
+	return g.setStatus(ctx, cl, jobID, statusResuming, "resume", "resumed", out)
 }
 
 // Pause is the brake: it sets a running job paused. Pausing a paused job
@@ -161,13 +153,20 @@ func (g *Guard) Pause(ctx context.Context, cl *closeapi.Client, jobID string) (*
 			Problem: fmt.Sprintf("bulk delete %s has finished (status %s, %d objects processed), so it cannot be paused", jobID, st, job.NObjectsProcessed),
 			Next:    "Nothing more will be deleted by this job; check get_bulk_delete for its final counts."}, rec)
 	}
-	updated, err := cl.SetBulkDeleteStatus(ctx, jobID, statusPaused)
+	return g.setStatus(ctx, cl, jobID, statusPaused, "pause", "paused", rec)
+}
+
+// setStatus sets the job's status in Close and audits rec with the outcome:
+// done when Close accepted it, "failed" (with Close's reason) when not; verb
+// names the action in the returned error.
+func (g *Guard) setStatus(ctx context.Context, cl *closeapi.Client, jobID, status, verb, done string, rec AuditRecord) (*closeapi.BulkDelete, error) {
+	updated, err := cl.SetBulkDeleteStatus(ctx, jobID, status)
 	if err != nil {
 		rec.Outcome, rec.Reason = "failed", err.Error()
 		g.audit(rec)
-		return nil, fmt.Errorf("guards: pause bulk delete %s: %w", jobID, err)
+		return nil, fmt.Errorf("guards: %s bulk delete %s: %w", verb, jobID, err)
 	}
-	rec.Outcome = "paused"
+	rec.Outcome = done
 	g.audit(rec)
 	return updated, nil
 }

@@ -200,23 +200,19 @@ func (m *MemoryStore) Claim(_ context.Context, id string) (*Plan, PlanState, err
 }
 
 func (m *MemoryStore) Release(_ context.Context, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.plans[id]
-	if !ok {
-		return ErrPlanNotFound
-	}
-	if e.state != PlanClaimed {
-		return errors.New("guards: release of a plan that is " + e.state.String())
-	}
-	e.state = PlanAvailable
-	return nil
+	return m.leaveClaimed(id, "release", PlanAvailable)
 }
 
 func (m *MemoryStore) Finish(_ context.Context, id string, final PlanState) error {
 	if final != PlanConsumed && final != PlanDiscarded {
 		return errors.New("guards: Finish needs PlanConsumed or PlanDiscarded")
 	}
+	return m.leaveClaimed(id, "finish", final)
+}
+
+// leaveClaimed moves a claimed plan to state to; any other plan is an error
+// naming the action (verb) that found it unclaimed.
+func (m *MemoryStore) leaveClaimed(id, verb string, to PlanState) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.plans[id]
@@ -224,9 +220,9 @@ func (m *MemoryStore) Finish(_ context.Context, id string, final PlanState) erro
 		return ErrPlanNotFound
 	}
 	if e.state != PlanClaimed {
-		return errors.New("guards: finish of a plan that is " + e.state.String())
+		return errors.New("guards: " + verb + " of a plan that is " + e.state.String())
 	}
-	e.state = final
+	e.state = to
 	return nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bulkguard/bulkguard/schema"
 )
 
 const apiBase = "/api/v1"
@@ -325,6 +327,78 @@ func (c *call) queryInt(name string, def, lo, hi int) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// queryRequest reads the JSON body of a request that carries a query
+// (search, bulk delete) and the x-tz-offset header its moments are read in.
+// A bad request has been answered when ok is false.
+func (c *call) queryRequest() (body map[string]json.RawMessage, loc *time.Location, ok bool) {
+	if body = c.body(); body == nil {
+		return nil, nil, false
+	}
+	loc, err := parseTZOffset(c.r.Header.Get("x-tz-offset"))
+	if err != nil {
+		fieldError(c.w, "x-tz-offset", err.Error())
+		return nil, nil, false
+	}
+	return body, loc, true
+}
+
+// selection is what a search or bulk-delete body selects: the query, its
+// results_limit and its sort.
+type selection struct {
+	raw          json.RawMessage // the query as sent
+	node         schema.Node
+	resultsLimit *int
+	sorts        []schema.Sort
+	sortRaw      json.RawMessage // the sort as sent, compacted; [] when there is none
+}
+
+// readQuery reads the required query under key (a JSON object when object
+// is set, as Close insists for a bulk delete), results_limit and sort from
+// body. A bad field has been answered when ok is false.
+func (c *call) readQuery(body map[string]json.RawMessage, key string, object bool) (q selection, ok bool) {
+	raw, ok := body[key]
+	if !ok || isNull(raw) {
+		fieldError(c.w, key, "This field is required.")
+		return q, false
+	}
+	if t := bytes.TrimSpace(raw); object && (len(t) == 0 || t[0] != '{') {
+		fieldError(c.w, key, "Input should be a valid dictionary")
+		return q, false
+	}
+	node, _, err := schema.DecodeNode(raw)
+	if err != nil {
+		fieldError(c.w, key, err.Error())
+		return q, false
+	}
+	q.raw, q.node = raw, node
+	if q.resultsLimit, ok = c.optInt(body, "results_limit"); !ok {
+		return q, false
+	}
+	q.sortRaw = json.RawMessage("[]")
+	if raw, ok := body["sort"]; ok && !isNull(raw) {
+		if q.sorts, err = schema.DecodeSort(raw); err != nil {
+			fieldError(c.w, "sort", err.Error())
+			return q, false
+		}
+		q.sortRaw = compact(raw)
+	}
+	return q, true
+}
+
+// page reads the REST paging parameters: _limit (default 100, at least
+// limitMin, at most limitMax when that is above 0) and _skip (default 0, at
+// most skipMax when that is above 0). A bad value has been answered when ok
+// is false.
+func (c *call) page(limitMin, limitMax, skipMax int) (limit, skip int, ok bool) {
+	if limit, ok = c.queryInt("_limit", 100, limitMin, limitMax); !ok {
+		return 0, 0, false
+	}
+	if skip, ok = c.queryInt("_skip", 0, 0, skipMax); !ok {
+		return 0, 0, false
+	}
+	return limit, skip, true
 }
 
 // selectFields applies the REST `_fields=a,b` parameter to an object.

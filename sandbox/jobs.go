@@ -98,42 +98,15 @@ func compact(raw json.RawMessage) json.RawMessage {
 // object_type clause (lead when there is none; close-api.md open question
 // 2, [INF]), and answers the job as created.
 func (c *call) createJob(string) {
-	body := c.body()
-	if body == nil {
-		return
-	}
-	loc, err := parseTZOffset(c.r.Header.Get("x-tz-offset"))
-	if err != nil {
-		fieldError(c.w, "x-tz-offset", err.Error())
-		return
-	}
-	raw, ok := body["s_query"]
-	if !ok || isNull(raw) {
-		fieldError(c.w, "s_query", "This field is required.")
-		return
-	}
-	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-		fieldError(c.w, "s_query", "Input should be a valid dictionary")
-		return
-	}
-	node, _, err := schema.DecodeNode(raw)
-	if err != nil {
-		fieldError(c.w, "s_query", err.Error())
-		return
-	}
-	resultsLimit, ok := c.optInt(body, "results_limit")
+	body, loc, ok := c.queryRequest()
 	if !ok {
 		return
 	}
-	sortRaw := json.RawMessage("[]")
-	var sorts []schema.Sort
-	if raw, ok := body["sort"]; ok && !isNull(raw) {
-		if sorts, err = schema.DecodeSort(raw); err != nil {
-			fieldError(c.w, "sort", err.Error())
-			return
-		}
-		sortRaw = compact(raw)
+	q, ok := c.readQuery(body, "s_query", true)
+	if !ok {
+		return
 	}
+	node, resultsLimit, sorts, sortRaw := q.node, q.resultsLimit, q.sorts, q.sortRaw
 	sendDone := true
 	if raw, ok := body["send_done_email"]; ok && !isNull(raw) {
 		if err := json.Unmarshal(raw, &sendDone); err != nil {
@@ -170,7 +143,7 @@ func (c *call) createJob(string) {
 	}
 	now := s.now()
 	j := &job{
-		id: randID(s.jobRand, "bulkdelete_"), u: u, sQuery: compact(raw), node: node, loc: loc,
+		id: randID(s.jobRand, "bulkdelete_"), u: u, sQuery: compact(q.raw), node: node, loc: loc,
 		resultsLimit: resultsLimit, sortRaw: sortRaw, sorts: sorts, sendDoneEmail: sendDone,
 		status: "created", orgID: s.st.orgID, createdBy: c.user.ID, updatedBy: c.user.ID,
 		created: now, updated: now, wake: make(chan struct{}, 1),
@@ -202,11 +175,7 @@ func (c *call) createJob(string) {
 // listJobs is GET /bulk_action/delete/: newest first, _limit (default 100)
 // and _skip, {data, has_more}.
 func (c *call) listJobs(string) {
-	limit, ok := c.queryInt("_limit", 100, 1, 0)
-	if !ok {
-		return
-	}
-	skip, ok := c.queryInt("_skip", 0, 0, 0)
+	limit, skip, ok := c.page(1, 0, 0)
 	if !ok {
 		return
 	}

@@ -59,11 +59,7 @@ func (c *call) me(string) {
 }
 
 func (c *call) users(string) {
-	limit, ok := c.queryInt("_limit", 100, 1, 0)
-	if !ok {
-		return
-	}
-	skip, ok := c.queryInt("_skip", 0, 0, 0)
+	limit, skip, ok := c.page(1, 0, 0)
 	if !ok {
 		return
 	}
@@ -129,11 +125,7 @@ func (c *call) customFields(string) {
 // savedSearches answers GET /saved_search/ with _limit/_skip and the type
 // filter (default lead, close-api.md §5.1).
 func (c *call) savedSearches(string) {
-	limit, ok := c.queryInt("_limit", 100, 1, 0)
-	if !ok {
-		return
-	}
-	skip, ok := c.queryInt("_skip", 0, 0, 0)
+	limit, skip, ok := c.page(1, 0, 0)
 	if !ok {
 		return
 	}
@@ -177,11 +169,7 @@ func (c *call) savedSearch(id string) {
 // leads answers GET /lead/: existing leads in insertion order, _limit at
 // most 200 and _skip at most 35,000 as observed on Close (close-api.md §4.5).
 func (c *call) leads(string) {
-	limit, ok := c.queryInt("_limit", 100, 0, 200)
-	if !ok {
-		return
-	}
-	skip, ok := c.queryInt("_skip", 0, 0, 35000)
+	limit, skip, ok := c.page(0, 200, 35000)
 	if !ok {
 		return
 	}
@@ -206,17 +194,7 @@ func (c *call) leads(string) {
 	writeJSON(c.w, http.StatusOK, map[string]any{"data": data, "has_more": more})
 }
 
-func (c *call) lead(id string) {
-	c.s.mu.RLock()
-	defer c.s.mu.RUnlock()
-	lt := c.s.st.t[uLead]
-	i, ok := lt.byID[id]
-	if !ok || lt.dead[i] != 0 {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
-		return
-	}
-	writeJSON(c.w, http.StatusOK, c.selectFields(c.s.st.leadJSON(int(i))))
-}
+func (c *call) lead(id string) { c.object(uLead, id, (*store).leadJSON) }
 
 // deleteLead is DELETE /lead/{id}/: 200 {} then 404 (close-api.md §8.4).
 func (c *call) deleteLead(id string) {
@@ -230,16 +208,20 @@ func (c *call) deleteLead(id string) {
 	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
 
-func (c *call) contact(id string) {
+func (c *call) contact(id string) { c.object(uContact, id, (*store).contactJSON) }
+
+// object answers GET of one existing object of table u by id, rendered by
+// render (under the read lock); a deleted or unknown id is a 404.
+func (c *call) object(u uni, id string, render func(st *store, i int) map[string]any) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
-	ct := c.s.st.t[uContact]
-	i, ok := ct.byID[id]
-	if !ok || ct.dead[i] != 0 {
+	t := c.s.st.t[u]
+	i, ok := t.byID[id]
+	if !ok || t.dead[i] != 0 {
 		errorJSON(c.w, http.StatusNotFound, "Not found.")
 		return
 	}
-	writeJSON(c.w, http.StatusOK, c.selectFields(c.s.st.contactJSON(int(i))))
+	writeJSON(c.w, http.StatusOK, c.selectFields(render(c.s.st, int(i))))
 }
 
 // --- rendering objects ---------------------------------------------------------

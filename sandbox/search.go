@@ -213,13 +213,8 @@ func newCursorToken() string { return rand.Text() }
 
 // search is POST /data/search/ (close-api.md §2).
 func (c *call) search(string) {
-	body := c.body()
-	if body == nil {
-		return
-	}
-	loc, err := parseTZOffset(c.r.Header.Get("x-tz-offset"))
-	if err != nil {
-		fieldError(c.w, "x-tz-offset", err.Error())
+	body, loc, ok := c.queryRequest()
+	if !ok {
 		return
 	}
 	limit, ok := c.optInt(body, "_limit")
@@ -243,27 +238,11 @@ func (c *call) search(string) {
 		c.nextPage(tok, pageSize)
 		return
 	}
-	raw, ok := body["query"]
-	if !ok || isNull(raw) {
-		fieldError(c.w, "query", "This field is required.")
-		return
-	}
-	node, _, err := schema.DecodeNode(raw)
-	if err != nil {
-		fieldError(c.w, "query", err.Error())
-		return
-	}
-	resultsLimit, ok := c.optInt(body, "results_limit")
+	q, ok := c.readQuery(body, "query", false)
 	if !ok {
 		return
 	}
-	var sorts []schema.Sort
-	if raw, ok := body["sort"]; ok && !isNull(raw) {
-		if sorts, err = schema.DecodeSort(raw); err != nil {
-			fieldError(c.w, "sort", err.Error())
-			return
-		}
-	}
+	node, resultsLimit, sorts := q.node, q.resultsLimit, q.sorts
 	var fields map[string][]string
 	if raw, ok := body["_fields"]; ok && !isNull(raw) {
 		if err := json.Unmarshal(raw, &fields); err != nil {

@@ -436,42 +436,44 @@ func (t *toolset) jobResult(j *closeapi.BulkDelete, headline string) *mcp.CallTo
 	return structuredResult(out, text+"\n")
 }
 
-func (t *toolset) get(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
+// jobArgs decodes a job tool's arguments into dst and checks the job id
+// among them (id points into dst).
+func jobArgs[T any](req mcp.CallToolRequest, dst *T, id *string) *argError {
+	if e := decodeArgs(req, dst); e != nil {
+		return e
+	}
+	return jobID(*id)
+}
+
+// onJob runs act on the job the arguments name and shows the job it returns
+// under headline; a failure is reported with eff, what it may have done.
+func (t *toolset) onJob(req mcp.CallToolRequest, eff effect, headline string, act func(id string) (*closeapi.BulkDelete, error)) *mcp.CallToolResult {
 	var a idArgs
-	if e := decodeArgs(req, &a); e != nil {
+	if e := jobArgs(req, &a, &a.ID); e != nil {
 		return argErrorResult(e)
 	}
-	if e := jobID(a.ID); e != nil {
-		return argErrorResult(e)
-	}
-	j, err := cl.GetBulkDelete(ctx, a.ID)
+	j, err := act(a.ID)
 	if err != nil {
-		return failure(err, effectNone, "bulk-delete job "+a.ID)
+		return failure(err, eff, "bulk-delete job "+a.ID)
 	}
-	return t.jobResult(j, "Bulk delete")
+	return t.jobResult(j, headline)
+}
+
+func (t *toolset) get(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
+	return t.onJob(req, effectNone, "Bulk delete", func(id string) (*closeapi.BulkDelete, error) {
+		return cl.GetBulkDelete(ctx, id)
+	})
 }
 
 func (t *toolset) pause(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
-	var a idArgs
-	if e := decodeArgs(req, &a); e != nil {
-		return argErrorResult(e)
-	}
-	if e := jobID(a.ID); e != nil {
-		return argErrorResult(e)
-	}
-	j, err := t.d.Guard.Pause(ctx, cl, a.ID)
-	if err != nil {
-		return failure(err, effectPause, "bulk-delete job "+a.ID)
-	}
-	return t.jobResult(j, "Pause requested")
+	return t.onJob(req, effectPause, "Pause requested", func(id string) (*closeapi.BulkDelete, error) {
+		return t.d.Guard.Pause(ctx, cl, id)
+	})
 }
 
 func (t *toolset) resume(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
 	var a resumeArgs
-	if e := decodeArgs(req, &a); e != nil {
-		return argErrorResult(e)
-	}
-	if e := jobID(a.ID); e != nil {
+	if e := jobArgs(req, &a, &a.ID); e != nil {
 		return argErrorResult(e)
 	}
 	what := "bulk-delete job " + a.ID
