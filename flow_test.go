@@ -297,6 +297,26 @@ func TestGuardFlags(t *testing.T) {
 	}
 }
 
+// TestConfirmPhraseFlag: with --confirm phrase a client that declares
+// elicitation is never shown the form; the typed phrase in confirm deletes.
+func TestConfirmPhraseFlag(t *testing.T) {
+	p := &person{phrase: "not asked"}
+	c, cmd := startStdioClient(t, mcp.ProtocolVersion20251125, p, "--leads", "300", "--rate-limit", "0", "--confirm", "phrase")
+	pv := callTool(t, c, "preview_bulk_delete", map[string]any{"s_query": acmeQuery})
+	res := callToolResult(t, c, "create_bulk_delete", map[string]any{"plan_id": pv["plan_id"], "confirm": pv["confirmation_phrase"]})
+	if res.IsError {
+		t.Fatalf("create with the phrase: %s", resultText(res))
+	}
+	p.mu.Lock()
+	asked := p.asked
+	p.mu.Unlock()
+	if asked != 0 {
+		t.Fatalf("the form was shown %d times with --confirm phrase", asked)
+	}
+	_ = c.Close()
+	waitExit(t, cmd, 0)
+}
+
 // TestLoadExport rehearses on "your own data": a Close JSON lead export
 // loaded with --load replaces the demo organization.
 func TestLoadExport(t *testing.T) {

@@ -190,6 +190,13 @@ func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal 
 			Problem: "this server accepts confirmations only through the client's elicitation form (--confirm=elicit), and this one came as a tool argument",
 			Next:    "Use a client that supports MCP form elicitation, or ask the operator to run with --confirm=auto; a typed-through phrase cannot " + what + " here."}
 	}
+	if c.By == ConfirmedByElicitation && g.policy.Confirm == ConfirmPhrase {
+		// This server never asks through a form, so an answer to one was
+		// not prompted by it.
+		return &Refusal{Code: CodeConfirmationInvalid, Pointer: "/confirm",
+			Problem: "this server takes confirmations only as the typed phrase in the confirm argument (--confirm=phrase), and this one came as an answer to a form it never showed",
+			Next:    "Ask the person to type " + phrase + " and pass exactly that as confirm."}
+	}
 	if c.Phrase == "" {
 		return &Refusal{Code: CodeConfirmationMissing, Pointer: "/confirm",
 			Problem: "no confirmation phrase was given",

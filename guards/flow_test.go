@@ -373,6 +373,10 @@ func TestCreateRefusals(t *testing.T) {
 			_, err := h.g.Create(context.Background(), h.cl, p.PlanID, phrase(p))
 			return err
 		}, CodeElicitationRequired, ""},
+		{"form answer in phrase mode", Policy{Confirm: ConfirmPhrase}, func(t *testing.T, h *harness, p *Preview) error {
+			_, err := h.g.Create(context.Background(), h.cl, p.PlanID, Confirmation{By: ConfirmedByElicitation, Phrase: p.ConfirmationPhrase})
+			return err
+		}, CodeConfirmationInvalid, ""},
 		{"drift up", Policy{}, func(t *testing.T, h *harness, p *Preview) error {
 			h.sb.AddLead(sandbox.LeadSpec{Name: "Driftcorp Testcorp late"})
 			_, err := h.g.Create(context.Background(), h.cl, p.PlanID, phrase(p))
@@ -396,6 +400,9 @@ func TestCreateRefusals(t *testing.T) {
 			}
 			// Correct confirmation of the same plan afterwards.
 			conf := Confirmation{By: ConfirmedByElicitation, Phrase: p.ConfirmationPhrase}
+			if tc.policy.Confirm == ConfirmPhrase {
+				conf.By = ConfirmedByPhrase
+			}
 			_, err := h.g.Create(context.Background(), h.cl, p.PlanID, conf)
 			if tc.retry == "" {
 				if err != nil {

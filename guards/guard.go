@@ -36,6 +36,11 @@ const (
 	// ConfirmElicit accepts only an elicited phrase; a typed-through
 	// argument is refused (the model could have written it itself).
 	ConfirmElicit ConfirmMode = "elicit"
+	// ConfirmPhrase accepts only the phrase passed as the confirm argument
+	// and never asks through a form: for clients that declare elicitation
+	// but cannot show the form (reported of some desktop clients, which
+	// answer cancel at once), so that deleting stays possible there.
+	ConfirmPhrase ConfirmMode = "phrase"
 )
 
 // Ways a confirmation arrived (Confirmation.By, Receipt.ConfirmedBy).
@@ -132,9 +137,9 @@ func New(c Config) (*Guard, error) {
 	switch p.Confirm {
 	case "":
 		p.Confirm = ConfirmAuto
-	case ConfirmAuto, ConfirmElicit:
+	case ConfirmAuto, ConfirmElicit, ConfirmPhrase:
 	default:
-		return nil, fmt.Errorf("guards: confirm mode %q is not auto or elicit", p.Confirm)
+		return nil, fmt.Errorf("guards: confirm mode %q is not auto, elicit or phrase", p.Confirm)
 	}
 	types := p.AllowedObjectTypes
 	if types == nil {

@@ -74,14 +74,17 @@ type confirmation struct {
 // so the check and its audit record live in one place.
 func (t *toolset) confirmAndRun(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client, confirm string, c confirmation) *mcp.CallToolResult {
 	principal := cl.Principal()
-	if len(req.Params.InputResponses) > 0 || req.Params.RequestState != "" {
+	if t.d.Confirm != guards.ConfirmPhrase && (len(req.Params.InputResponses) > 0 || req.Params.RequestState != "") {
 		return t.confirmed(ctx, req, principal, c)
 	}
 	pending, err := c.begin(ctx)
 	if err != nil {
 		return failure(err, c.eff, c.what)
 	}
-	if canElicitForm(ctx) {
+	// With --confirm=phrase the form is never used, even when the client
+	// declares it: some clients declare elicitation but answer cancel
+	// without showing anything, which would make every delete impossible.
+	if t.d.Confirm != guards.ConfirmPhrase && canElicitForm(ctx) {
 		state, err := t.d.Guard.SealState(pending, principal)
 		if err != nil {
 			// Only a programming fault (no principal) gets here; say so

@@ -190,6 +190,31 @@ func TestPhraseConfirmation(t *testing.T) {
 			t.Fatalf("receipt = %+v", cr.Receipt)
 		}
 	})
+	// --confirm=phrase: a client that declares elicitation is never shown
+	// a form (some answer cancel without showing it); the typed phrase in
+	// confirm is the only way, in both eras.
+	for _, e := range eras {
+		t.Run("confirm=phrase/"+e.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fixtureOpts{confirm: guards.ConfirmPhrase})
+			ids, q := f.pickLeads(2)
+			who := answering(mcp.ElicitationResponseActionCancel)
+			c := inProcess(t, f.srv, e, who)
+			p := preview(t, c, map[string]any{"s_query": q})
+			wantRefusal(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID}), guards.CodeConfirmationMissing)
+			var cr createResult
+			structured(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}), &cr)
+			if cr.Receipt.ConfirmedBy != guards.ConfirmedByPhrase || who.times() != 0 {
+				t.Fatalf("receipt = %+v after %d forms; want the phrase and no form", cr.Receipt, who.times())
+			}
+			waitDone(t, c, cr.Job.ID)
+			for _, id := range ids {
+				if f.sb.HasLead(id) {
+					t.Fatalf("lead %s still there", id)
+				}
+			}
+		})
+	}
 }
 
 // TestElicitOnlyDepsWithoutGuardPolicy: Deps.Confirm=elicit holds even if
