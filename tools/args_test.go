@@ -70,9 +70,7 @@ func TestArgumentErrors(t *testing.T) {
 			}
 		})
 	}
-	if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 0 {
-		t.Fatalf("%d creates reached Close", n)
-	}
+	f.wantCreates(t, 0)
 }
 
 // TestPreviewInputs: the forms of s_query a client may send.

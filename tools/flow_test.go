@@ -94,9 +94,7 @@ func TestElicitationAnswers(t *testing.T) {
 					if who.times() != 1 {
 						t.Fatalf("asked %d times", who.times())
 					}
-					if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 0 {
-						t.Fatalf("%d bulk-delete creates reached Close", n)
-					}
+					f.wantCreates(t, 0)
 					// The person's "no" is on the audit record like the guard's own refusals.
 					recs, err := guards.ReadAuditLog(f.audit)
 					if err != nil {
@@ -156,9 +154,7 @@ func TestPhraseConfirmation(t *testing.T) {
 
 			wantRefusal(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID}), guards.CodeConfirmationMissing)
 			wantRefusal(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID, "confirm": "DELETE 2 LEAD"}), guards.CodeConfirmationMismatch)
-			if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 0 {
-				t.Fatalf("%d creates reached Close", n)
-			}
+			f.wantCreates(t, 0)
 			var cr createResult
 			structured(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID, "confirm": "DELETE 2 LEADS"}), &cr)
 			if cr.Receipt.ConfirmedBy != guards.ConfirmedByPhrase {
@@ -179,9 +175,7 @@ func TestPhraseConfirmation(t *testing.T) {
 		c := inProcess(t, f.srv, eras[0], nil)
 		p := preview(t, c, map[string]any{"s_query": q})
 		wantRefusal(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}), guards.CodeElicitationRequired)
-		if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 0 {
-			t.Fatalf("%d creates reached Close", n)
-		}
+		f.wantCreates(t, 0)
 		// The same server confirms through a client that can elicit.
 		c2 := inProcess(t, f.srv, eras[0], readingForm())
 		var cr createResult
@@ -228,9 +222,7 @@ func TestElicitOnlyDepsWithoutGuardPolicy(t *testing.T) {
 	_, q := f.pickLeads(1)
 	p := preview(t, c, map[string]any{"s_query": q})
 	wantRefusal(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}), guards.CodeElicitationRequired)
-	if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 0 {
-		t.Fatalf("%d creates reached Close", n)
-	}
+	f.wantCreates(t, 0)
 }
 
 // TestUrlOnlyClientNotSentForm: a client that declared only URL-mode

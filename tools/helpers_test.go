@@ -416,3 +416,12 @@ func waitDone(t *testing.T, c *client.Client, id string) jobResult {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// wantCreates fails t unless exactly n bulk-delete creates reached the
+// sandbox (Close) so far.
+func (f *fixture) wantCreates(t *testing.T, n int) {
+	t.Helper()
+	if got := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); got != n {
+		t.Fatalf("%d bulk-delete creates reached Close, want %d", got, n)
+	}
+}

@@ -34,9 +34,7 @@ func TestPlanRefusals(t *testing.T) {
 		p := preview(t, c, map[string]any{"s_query": q})
 		call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase})
 		wantRefusal(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}), guards.CodePlanConsumed)
-		if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 1 {
-			t.Fatalf("%d creates reached Close, want 1", n)
-		}
+		f.wantCreates(t, 1)
 	})
 	t.Run("expired", func(t *testing.T) {
 		t.Parallel()
@@ -46,9 +44,7 @@ func TestPlanRefusals(t *testing.T) {
 		p := preview(t, c, map[string]any{"s_query": q})
 		f.clock.Advance(guards.DefaultPlanTTL + time.Second)
 		wantRefusal(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID}), guards.CodePlanExpired)
-		if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 0 {
-			t.Fatalf("%d creates reached Close", n)
-		}
+		f.wantCreates(t, 0)
 	})
 	t.Run("foreign", func(t *testing.T) {
 		t.Parallel()
@@ -86,9 +82,7 @@ func TestDriftUpRefused(t *testing.T) {
 	f.sb.AddLead(sandbox.LeadSpec{Name: "Zorblatt Holdings"})
 	res := call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID})
 	wantRefusal(t, res, guards.CodeDriftUp)
-	if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 0 {
-		t.Fatalf("%d creates reached Close", n)
-	}
+	f.wantCreates(t, 0)
 }
 
 // TestConcurrentCreateOneJob: two creates of one plan at once start at
@@ -130,9 +124,7 @@ func TestConcurrentCreateOneJob(t *testing.T) {
 	if ok != 1 {
 		t.Fatalf("%d creates succeeded, want exactly 1", ok)
 	}
-	if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 1 {
-		t.Fatalf("%d creates reached Close, want 1", n)
-	}
+	f.wantCreates(t, 1)
 }
 
 // TestSealedStateByHand drives the modern multi round-trip by hand, as a
@@ -196,9 +188,7 @@ func TestSealedStateByHand(t *testing.T) {
 		t.Fatalf("accepted create failed: %s", resultText(ok))
 	}
 	wantRefusal(t, retry(p1.PlanID, s1, accept), guards.CodeStateReplayed)
-	if n := f.sb.Requests("POST", "/api/v1/bulk_action/delete/"); n != 1 {
-		t.Fatalf("%d creates reached Close, want 1", n)
-	}
+	f.wantCreates(t, 1)
 }
 
 // TestPauseResume: pause is the brake; resume needs the same confirmation

@@ -24,6 +24,7 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
 	"github.com/bulkguard/bulkguard/schema"
 	"github.com/bulkguard/bulkguard/tools"
@@ -148,15 +149,8 @@ func preview(t *testing.T, c *client.Client, args map[string]any) previewResult 
 	return p
 }
 
-func text(res *mcp.CallToolResult) string {
-	var parts []string
-	for _, c := range res.Content {
-		if tc, ok := c.(mcp.TextContent); ok {
-			parts = append(parts, tc.Text)
-		}
-	}
-	return strings.Join(parts, "\n")
-}
+// text is the text content of a tool result.
+var text = testkit.ResultText
 
 func queryFiles(t *testing.T) []string {
 	t.Helper()
