@@ -1,0 +1,158 @@
+package testkit
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Redis is one redis-server process. Stop and Start keep its port, so a
+// client that reconnects finds the restarted server where the old one was.
+type Redis struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan error // receives the running process's Wait result
+}
+
+// StartRedis runs a real redis-server for t: its own process on a free
+// loopback port, in a temporary directory, with persistence off, stopped
+// when t ends. It fails t (never skips) when it cannot start one, so a CI
+// without redis-server is red, not silently green.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is needed for this test and was not found (%v): install it with `apt-get install -y redis-server` (.ci/run does)", err)
+	}
+	s := &Redis{t: t, bin: bin, dir: t.TempDir()}
+	var last error
+	// A free port can be taken by someone else between finding and
+	// binding it; a few tries make that race harmless.
+	for range 5 {
+		s.port, err = freePort()
+		if err != nil {
+			t.Fatalf("testkit: find a free port: %v", err)
+		}
+		if last = s.start(); last == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+	}
+	t.Fatalf("testkit: could not start redis-server: %v", last)
+	return nil
+}
+
+// Addr is host:port.
+func (s *Redis) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// URL is the redis:// URL of database 0.
+func (s *Redis) URL() string { return "redis://" + s.Addr() + "/0" }
+
+// Stop kills the server (SIGKILL: as abrupt as a crash) and waits for it.
+// Everything it held is gone: persistence is off.
+func (s *Redis) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited // "signal: killed" is the expected result
+	s.cmd, s.exited = nil, nil
+}
+
+// Restart starts the server again on the same port after Stop.
+func (s *Redis) Restart() {
+	s.t.Helper()
+	s.Stop()
+	var err error
+	// The port was just released; another process taking it in between is
+	// unlikely but possible, and then the test cannot go on.
+	for range 20 {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("testkit: restart redis-server on %s: %v", s.Addr(), err)
+}
+
+func (s *Redis) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--dir", s.dir,
+		"--save", "",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--loglevel", "warning",
+	)
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("redis-server exited (%v): %s", err, out.String())
+		default:
+		}
+		if ping(s.Addr()) == nil {
+			s.cmd, s.exited = cmd, exited
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	<-exited
+	return fmt.Errorf("redis-server did not answer PING within 10s: %s", out.String())
+}
+
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(time.Second)); err != nil {
+		return err
+	}
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
