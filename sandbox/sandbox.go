@@ -1,5 +1,5 @@
 // Package sandbox is an in-memory Close API: the same paths, JSON shapes,
-// status codes and error bodies as Close (../shared/close-api.md), over a
+// status codes and error bodies as Close (docs/close-api.md), over a
 // deterministic demo organization or a Close JSON lead export. bulkguard
 // runs on it by default, every test runs against it, and people rehearse a
 // cleanup on it before touching their real Close account.

@@ -5,7 +5,7 @@
 // Schema a model uses to write queries.
 //
 // The grammar is not published as a schema by Close. The node, condition,
-// field and moment types below follow ../shared/close-api.md §3; where a fact
+// field and moment types below follow docs/close-api.md §3; where a fact
 // there is tagged inferred or observed (moment_range and its moments,
 // match_all, saved_search, beginning_of_words and exact_value, which
 // properties are required), the type's comment says so.
