@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -94,13 +93,9 @@ func (k jwk) publicKey() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Parsing the uncompressed point through crypto/ecdh checks that
-		// it is on the curve.
+		// The parser checks that the point is on the curve.
 		point := append(append([]byte{4}, x...), y...)
-		if _, err := ecdh.P256().NewPublicKey(point); err != nil {
-			return nil, err
-		}
-		return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}, nil
+		return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
 	}
 	return nil, errors.New("unsupported key type")
 }

@@ -23,7 +23,7 @@ type Redis struct {
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	exited chan error // receives the running process's Wait result
+	exited chan struct{} // closed when the running process has been waited for
 }
 
 // StartRedis runs a real redis-server for t: its own process on a free
@@ -69,7 +69,7 @@ func (s *Redis) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.exited // "signal: killed" is the expected result
+	<-s.exited // its Wait says "signal: killed", which is the point
 	s.cmd, s.exited = nil, nil
 }
 
@@ -92,6 +92,7 @@ func (s *Redis) Restart() {
 func (s *Redis) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	//nolint:gosec // G204: the binary is redis-server from PATH and every argument is ours.
 	cmd := exec.Command(s.bin,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
@@ -106,13 +107,17 @@ func (s *Redis) start() error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("redis-server exited (%v): %s", err, out.String())
+		case <-exited:
+			return fmt.Errorf("redis-server exited (%v): %s", waitErr, out.String())
 		default:
 		}
 		if ping(s.Addr()) == nil {
