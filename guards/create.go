@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/schema"
@@ -105,7 +104,7 @@ func createMessage(p *Plan) string {
 		var names []string
 		for _, s := range p.Sample[:min(len(p.Sample), 5)] {
 			// Quoted: lead names are data anyone can type, never instructions.
-			names = append(names, strconv.Quote(clip(s.DisplayName, 80)))
+			names = append(names, strconv.Quote(Clip(s.DisplayName, 80)))
 		}
 		msg += " For example: " + strings.Join(names, "; ")
 		if p.WillDelete > len(names) {
@@ -119,11 +118,11 @@ func createMessage(p *Plan) string {
 // checkPlan is every plan check that needs no Close request: known, this
 // principal's, not used, not expired, executable.
 func (g *Guard) checkPlan(ctx context.Context, principal, planID string) (*Plan, error) {
-	rec := AuditRecord{PlanID: clip(planID, 80), Principal: principal}
+	rec := AuditRecord{PlanID: Clip(planID, 80), Principal: principal}
 	plan, state, err := g.store.Load(ctx, planID)
 	if errors.Is(err, ErrPlanNotFound) {
 		return nil, g.refuse(&Refusal{Code: CodePlanUnknown, Pointer: "/plan_id",
-			Problem: fmt.Sprintf("there is no plan %q (plans live in this server's memory for %s after preview)", clip(planID, 80), g.policy.PlanTTL),
+			Problem: fmt.Sprintf("there is no plan %q (plans live in this server's memory for %s after preview)", Clip(planID, 80), g.policy.PlanTTL),
 			Next:    nextPreviewAgain}, rec)
 	}
 	if err != nil {
@@ -204,7 +203,7 @@ func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal 
 	}
 	if c.Phrase != phrase {
 		return &Refusal{Code: CodeConfirmationMismatch, Pointer: "/confirm",
-			Problem: fmt.Sprintf("the confirmation %q does not match %q", clip(c.Phrase, 80), phrase),
+			Problem: fmt.Sprintf("the confirmation %q does not match %q", Clip(c.Phrase, 80), phrase),
 			Next:    "Ask the person to type exactly " + phrase + " (same words, capitals and number) and pass it as confirm."}
 	}
 	return nil
@@ -473,15 +472,18 @@ func lowerFirst(s string) string {
 	return string(s[0]|0x20) + s[1:]
 }
 
-// clip cuts what a caller sent to n bytes (on a rune boundary) before it is
-// echoed into a refusal or the audit log, so a 10 MB argument cannot become
-// a 10 MB error or audit record.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
+// Clip cuts s to n runes, marking the cut with "…", before text a caller
+// sent is echoed into a refusal, a result or the audit log, so a 10 MB
+// argument cannot become a 10 MB error or audit record. It counts runes,
+// not bytes, so a name in any script keeps the same length and is never cut
+// inside a character.
+func Clip(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos] + "…"
+		}
+		i++
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return s
 }

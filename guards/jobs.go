@@ -37,9 +37,9 @@ func (g *Guard) loadJob(ctx context.Context, cl *closeapi.Client, jobID, verb st
 	rec := AuditRecord{Principal: cl.Principal(), JobID: jobID}
 	if err := closeapi.ValidateBulkDeleteID(jobID); err != nil {
 		rec.JobID = ""
-		rec.Reason = fmt.Sprintf("invalid id %q", jobID)
+		rec.Reason = fmt.Sprintf("invalid id %q", Clip(jobID, 80))
 		return nil, g.refuse(&Refusal{Code: CodeJobInvalidID, Pointer: "/id",
-			Problem: fmt.Sprintf("%q is not a bulk delete id (they look like bulkdelete_…)", jobID),
+			Problem: fmt.Sprintf("%q is not a bulk delete id (they look like bulkdelete_…)", Clip(jobID, 80)),
 			Next:    "Take the id from create_bulk_delete's result or from list_bulk_deletes, then call " + verb + " again."}, rec)
 	}
 	job, err := cl.GetBulkDelete(ctx, jobID)

@@ -293,7 +293,7 @@ type viewSnapshot struct {
 func (g *Guard) snapshotView(ctx context.Context, cl *closeapi.Client, id string, rec AuditRecord) (*viewSnapshot, error) {
 	if err := closeapi.ValidateSmartViewID(id); err != nil {
 		return nil, g.refuse(&Refusal{Code: CodeSmartViewInvalidID, Pointer: "/smart_view_id",
-			Problem: fmt.Sprintf("%q is not a Smart View id (they look like save_…)", id),
+			Problem: fmt.Sprintf("%q is not a Smart View id (they look like save_…)", Clip(id, 80)),
 			Next:    "Find the id with lookup_close_ids (kind smart_views), then call preview_bulk_delete again."}, rec)
 	}
 	sv, err := cl.SmartView(ctx, id)

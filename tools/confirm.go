@@ -148,7 +148,7 @@ func (t *toolset) confirmed(ctx context.Context, req mcp.CallToolRequest, princi
 	if !ok || typed != pending.Phrase {
 		problem := "the person did not type the confirmation phrase"
 		if ok && typed != "" {
-			problem = fmt.Sprintf("the person typed %q, which is not the confirmation phrase %q", clip(typed, 80), pending.Phrase)
+			problem = fmt.Sprintf("the person typed %q, which is not the confirmation phrase %q", guards.Clip(typed, 80), pending.Phrase)
 		}
 		return t.refuse(&guards.Refusal{
 			Code:    guards.CodeConfirmationMismatch,
@@ -204,12 +204,4 @@ func phraseSchema(phrase string) map[string]any {
 		},
 		"required": []string{"phrase"},
 	}
-}
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }

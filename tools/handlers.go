@@ -416,7 +416,7 @@ func jobID(id string) *argError {
 		return errRequired("id", "a bulkdelete_… id from create_bulk_delete or list_bulk_deletes")
 	}
 	if err := closeapi.ValidateBulkDeleteID(id); err != nil {
-		return &argError{Pointer: "/id", Problem: fmt.Sprintf("%q is not a bulk-delete job id (bulkdelete_…)", clip(id, 60)),
+		return &argError{Pointer: "/id", Problem: fmt.Sprintf("%q is not a bulk-delete job id (bulkdelete_…)", guards.Clip(id, 60)),
 			Next: "Use the id create_bulk_delete or list_bulk_deletes returned."}
 	}
 	return nil
