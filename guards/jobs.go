@@ -3,19 +3,33 @@ package guards
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/bulkguard/bulkguard/closeapi"
 )
 
-// Bulk delete statuses (close-api.md §1.3).
+// Bulk delete job statuses (close-api.md §1.3). JobStatuses is the one
+// list of them: the tools' status filter, its schema and the guard's checks
+// all derive from it.
 const (
-	statusPaused   = closeapi.StatusPaused
-	statusResuming = closeapi.StatusResuming
-	statusDone     = "done"
-	statusError    = "error"
+	JobCreated    = "created"
+	JobLoading    = "loading"
+	JobProcessing = "processing"
+	JobDone       = "done"
+	JobPaused     = closeapi.StatusPaused
+	JobResuming   = closeapi.StatusResuming
+	JobError      = "error"
 )
 
-func statusOf(j *closeapi.BulkDelete) string { return j.StatusString() }
+var jobStatuses = []string{JobCreated, JobLoading, JobProcessing, JobDone, JobPaused, JobResuming, JobError}
+
+// JobStatuses returns every status a bulk delete job can have, in the order
+// a job goes through them (a copy: callers may not change the list).
+func JobStatuses() []string { return slices.Clone(jobStatuses) }
+
+// JobFinished reports whether a job in this status will delete nothing more
+// (done or error); a paused job may still be resumed.
+func JobFinished(status string) bool { return status == JobDone || status == JobError }
 
 func jobRecord(principal, jobID string, j *closeapi.BulkDelete) AuditRecord {
 	r := AuditRecord{Principal: principal, JobID: jobID}
@@ -85,8 +99,8 @@ func resumeMessage(j *closeapi.BulkDelete, phrase string) string {
 }
 
 func notPausedRefusal(j *closeapi.BulkDelete) *Refusal {
-	st := statusOf(j)
-	if st == statusPaused {
+	st := j.StatusString()
+	if st == JobPaused {
 		return nil
 	}
 	shown := st
@@ -128,7 +142,7 @@ func (g *Guard) Resume(ctx context.Context, cl *closeapi.Client, jobID string, c
 	}
 	out := rec
 	out.Event = EventResume
-	return g.setStatus(ctx, cl, jobID, statusResuming, "resume", "resumed", out)
+	return g.setStatus(ctx, cl, jobID, JobResuming, "resume", "resumed", out)
 }
 
 // Pause is the brake: it sets a running job paused. Pausing a paused job
@@ -143,17 +157,17 @@ func (g *Guard) Pause(ctx context.Context, cl *closeapi.Client, jobID string) (*
 	}
 	rec := jobRecord(principal, jobID, job)
 	rec.Event = EventPause
-	switch st := statusOf(job); st {
-	case statusPaused:
+	switch st := job.StatusString(); st {
+	case JobPaused:
 		rec.Outcome = "already_paused"
 		g.audit(rec)
 		return job, nil
-	case statusDone, statusError:
+	case JobDone, JobError:
 		return nil, g.refuse(&Refusal{Code: CodeJobFinished, Pointer: "/id",
 			Problem: fmt.Sprintf("bulk delete %s has finished (status %s, %d objects processed), so it cannot be paused", jobID, st, job.NObjectsProcessed),
 			Next:    "Nothing more will be deleted by this job; check get_bulk_delete for its final counts."}, rec)
 	}
-	return g.setStatus(ctx, cl, jobID, statusPaused, "pause", "paused", rec)
+	return g.setStatus(ctx, cl, jobID, JobPaused, "pause", "paused", rec)
 }
 
 // setStatus sets the job's status in Close and audits rec with the outcome:

@@ -328,7 +328,7 @@ func (t *toolset) list(ctx context.Context, req mcp.CallToolRequest, cl *closeap
 		}
 		skip = *a.Skip
 	}
-	if a.Status != "" && !slices.Contains(jobStatuses, a.Status) {
+	if a.Status != "" && !slices.Contains(jobStatuses, string(a.Status)) {
 		return argErrorResult(&argError{Pointer: "/status", Problem: fmt.Sprintf("%q is not a job status", a.Status), Next: "Use one of: " + strings.Join(jobStatuses, ", ") + "."})
 	}
 	if a.ObjectType != "" && !slices.Contains(jobObjectTypes, a.ObjectType) {
@@ -349,7 +349,7 @@ func (t *toolset) list(ctx context.Context, req mcp.CallToolRequest, cl *closeap
 		return structuredResult(out, listText(&out))
 	}
 	match := func(j *closeapi.BulkDelete) bool {
-		return (a.Status == "" || j.StatusString() == a.Status) && (a.ObjectType == "" || j.BulkObjectType == a.ObjectType)
+		return (a.Status == "" || j.StatusString() == string(a.Status)) && (a.ObjectType == "" || j.BulkObjectType == a.ObjectType)
 	}
 	offset := skip
 	for {
@@ -388,7 +388,7 @@ func (t *toolset) list(ctx context.Context, req mcp.CallToolRequest, cl *closeap
 }
 
 var (
-	jobStatuses    = []string{"created", "loading", "processing", "done", "paused", "resuming", "error"}
+	jobStatuses    = guards.JobStatuses()
 	jobObjectTypes = []string{"lead", "contact", "call", "custom_activity", "form_submission"}
 )
 
@@ -428,7 +428,7 @@ func (t *toolset) jobResult(j *closeapi.BulkDelete, headline string) *mcp.CallTo
 	switch {
 	case out.Progress.Terminal:
 		text += " The job is finished."
-	case j.StatusString() == "paused":
+	case j.StatusString() == guards.JobPaused:
 		text += " The job is paused; resume_bulk_delete continues it after the person confirms."
 	default:
 		text += " Still running: call get_bulk_delete again in a few seconds; pause_bulk_delete stops it."

@@ -247,7 +247,7 @@ func progressOf(j *closeapi.BulkDelete) progressOut {
 		p.Processed = max(p.Processed, j.NLeadsProcessed)
 	}
 	status := j.StatusString()
-	p.Terminal = status == "done" || status == "error"
+	p.Terminal = guards.JobFinished(status)
 	if total != nil {
 		t := *total
 		p.Total = &t
@@ -255,11 +255,11 @@ func progressOf(j *closeapi.BulkDelete) progressOut {
 		switch {
 		case t > 0:
 			pct = math.Round(float64(p.Processed)*1000/float64(t)) / 10
-		case status == "done":
+		case status == guards.JobDone:
 			pct = 100
 		}
 		p.Percent = &pct
-	} else if status == "done" {
+	} else if status == guards.JobDone {
 		pct := 100.0
 		p.Percent = &pct
 	}

@@ -46,6 +46,12 @@ func schemaMapper(t reflect.Type) *jsonschema.Schema {
 		return &jsonschema.Schema{AnyOf: []*jsonschema.Schema{refQuery, wrapper}}
 	case reflect.TypeFor[sortArg]():
 		return &jsonschema.Schema{Type: "array", Items: refSortSpec}
+	case reflect.TypeFor[jobStatusArg]():
+		enum := make([]any, 0, len(jobStatuses))
+		for _, st := range jobStatuses {
+			enum = append(enum, st)
+		}
+		return &jsonschema.Schema{Type: "string", Enum: enum}
 	case reflect.TypeFor[closeapi.BulkDelete]():
 		// Close's job object, passed through whole (17 keys, most
 		// nullable, closeapi.Time among them, which reflection would

@@ -47,11 +47,15 @@ type createArgs struct {
 
 // listArgs are list_bulk_deletes' arguments.
 type listArgs struct {
-	Limit      *int   `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100"`
-	Skip       *int   `json:"skip,omitempty" jsonschema:"minimum=0"`
-	Status     string `json:"status,omitempty" jsonschema:"enum=created,enum=loading,enum=processing,enum=done,enum=paused,enum=resuming,enum=error"`
-	ObjectType string `json:"object_type,omitempty"`
+	Limit      *int         `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100"`
+	Skip       *int         `json:"skip,omitempty" jsonschema:"minimum=0"`
+	Status     jobStatusArg `json:"status,omitempty"`
+	ObjectType string       `json:"object_type,omitempty"`
 }
+
+// jobStatusArg is a job status; its schema's enum is guards.JobStatuses
+// (see schemaMapper), so the list lives in one place.
+type jobStatusArg string
 
 // idArgs are get_bulk_delete's and pause_bulk_delete's arguments.
 type idArgs struct {
