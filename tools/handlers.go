@@ -163,13 +163,11 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		Sample:             p.Sample,
 		Warnings:           p.Warnings,
 		Executable:         p.Executable,
+		Refusal:            p.Refusal,
 		ConfirmationPhrase: p.ConfirmationPhrase,
 	}
 	if out.Sample == nil {
 		out.Sample = []closeapi.SampleItem{}
-	}
-	if p.Refusal != nil {
-		out.Refusal = &refusalOut{Code: p.Refusal.Code, Pointer: p.Refusal.Pointer, Problem: p.Refusal.Problem, Next: p.Refusal.Next}
 	}
 	if !p.ExpiresAt.IsZero() {
 		e := p.ExpiresAt.UTC()
@@ -272,16 +270,7 @@ func (t *toolset) create(ctx context.Context, req mcp.CallToolRequest, cl *close
 			if ex == nil || ex.Job == nil {
 				return nil // a guard fault: wrap turns it into a JSON-RPC error
 			}
-			r := ex.Receipt
-			out := createResult{
-				Environment: t.env(),
-				Job:         ex.Job,
-				Receipt: receiptOut{
-					PlanID: r.PlanID, Previewed: r.Previewed, Recounted: r.Recounted,
-					ResultsLimitSent: r.ResultsLimitSent, ConfirmedBy: r.ConfirmedBy,
-					AuditID: r.AuditID, Reconciled: r.Reconciled,
-				},
-			}
+			out := createResult{Environment: t.env(), Job: ex.Job, Receipt: ex.Receipt}
 			return structuredResult(out, createText(&out))
 		},
 	})

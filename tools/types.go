@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulkguard/bulkguard/closeapi"
+	"github.com/bulkguard/bulkguard/guards"
 )
 
 // Argument structs. They are the single source of the input schemas
@@ -90,35 +91,15 @@ type previewResult struct {
 	Sample             []closeapi.SampleItem `json:"sample" jsonschema:"required"`
 	Warnings           []string              `json:"warnings,omitempty"`
 	Executable         bool                  `json:"executable" jsonschema:"required"`
-	Refusal            *refusalOut           `json:"refusal,omitempty"`
+	Refusal            *guards.Refusal       `json:"refusal,omitempty"`
 	ConfirmationPhrase string                `json:"confirmation_phrase,omitempty"`
 	ExpiresAt          *time.Time            `json:"expires_at,omitempty"`
-}
-
-// refusalOut is why a plan cannot be executed and what to change.
-type refusalOut struct {
-	Code    string `json:"code"`
-	Pointer string `json:"pointer,omitempty"`
-	Problem string `json:"problem"`
-	Next    string `json:"next"`
 }
 
 type createResult struct {
 	Environment string               `json:"environment" jsonschema:"required"`
 	Job         *closeapi.BulkDelete `json:"job" jsonschema:"required"`
-	Receipt     receiptOut           `json:"receipt" jsonschema:"required"`
-}
-
-type receiptOut struct {
-	PlanID           string `json:"plan_id"`
-	Previewed        int    `json:"previewed"`
-	Recounted        int    `json:"recounted"`
-	ResultsLimitSent int    `json:"results_limit_sent"`
-	ConfirmedBy      string `json:"confirmed_by"`
-	AuditID          string `json:"audit_id"`
-	// Reconciled: the create's answer was lost and the job was found in
-	// Close's job list instead.
-	Reconciled bool `json:"reconciled,omitempty"`
+	Receipt     guards.Receipt       `json:"receipt" jsonschema:"required"`
 }
 
 type listResult struct {
