@@ -488,59 +488,25 @@ func (t *toolset) resume(ctx context.Context, req mcp.CallToolRequest, cl *close
 // lookupMax bounds the items of one lookup; name narrows it.
 const lookupMax = 200
 
-var lookupKinds = []string{"lead_statuses", "custom_fields", "smart_views", "users"}
+var lookupKinds = guards.LookupKinds()
 
 func (t *toolset) lookup(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
 	var a lookupArgs
 	if e := decodeArgs(req, &a); e != nil {
 		return argErrorResult(e)
 	}
-	if a.Kind == "" {
+	kind := string(a.Kind)
+	if kind == "" {
 		return argErrorResult(errRequired("kind", strings.Join(lookupKinds, ", ")))
 	}
-	if !slices.Contains(lookupKinds, a.Kind) {
-		return argErrorResult(&argError{Pointer: "/kind", Problem: fmt.Sprintf("%q is not a kind of id", a.Kind), Next: "Use one of: " + strings.Join(lookupKinds, ", ") + "."})
+	if !slices.Contains(lookupKinds, kind) {
+		return argErrorResult(&argError{Pointer: "/kind", Problem: fmt.Sprintf("%q is not a kind of id", kind), Next: "Use one of: " + strings.Join(lookupKinds, ", ") + "."})
 	}
-	var items []lookupItem
-	switch a.Kind {
-	case "lead_statuses":
-		v, err := cl.LeadStatuses(ctx)
-		if err != nil {
-			return failure(err, effectNone, "")
-		}
-		for _, s := range v {
-			items = append(items, lookupItem{ID: s.ID, Name: s.Label})
-		}
-	case "custom_fields":
-		v, err := cl.LeadCustomFields(ctx)
-		if err != nil {
-			return failure(err, effectNone, "")
-		}
-		for _, f := range v {
-			items = append(items, lookupItem{ID: f.ID, Name: f.Name, Type: f.Type, Choices: f.Choices})
-		}
-	case "smart_views":
-		v, err := cl.SmartViews(ctx)
-		if err != nil {
-			return failure(err, effectNone, "")
-		}
-		for _, s := range v {
-			items = append(items, lookupItem{ID: s.ID, Name: s.Name, Type: s.Type})
-		}
-	case "users":
-		v, err := cl.Users(ctx)
-		if err != nil {
-			return failure(err, effectNone, "")
-		}
-		for _, u := range v {
-			name := u.DisplayName
-			if name == "" {
-				name = strings.TrimSpace(u.FirstName + " " + u.LastName)
-			}
-			items = append(items, lookupItem{ID: u.ID, Name: name, Email: u.Email})
-		}
+	items, err := t.d.Guard.Lookup(ctx, cl, kind)
+	if err != nil {
+		return failure(err, effectNone, "")
 	}
-	out := lookupResult{Environment: t.env(), Kind: a.Kind, Items: []lookupItem{}}
+	out := lookupResult{Environment: t.env(), Kind: kind, Items: []guards.LookupItem{}}
 	needle := strings.ToLower(strings.TrimSpace(a.Name))
 	for _, it := range items {
 		if needle != "" && !strings.Contains(strings.ToLower(it.Name), needle) {

@@ -69,10 +69,14 @@ type resumeArgs struct {
 	Confirm string `json:"confirm,omitempty" jsonschema_description:"Only without a form: what the person typed."`
 }
 
+// lookupKindArg is a kind of id; its schema's enum is guards.LookupKinds
+// (see schemaMapper).
+type lookupKindArg string
+
 // lookupArgs are lookup_close_ids' arguments.
 type lookupArgs struct {
-	Kind string `json:"kind" jsonschema:"required,enum=lead_statuses,enum=custom_fields,enum=smart_views,enum=users"`
-	Name string `json:"name,omitempty"`
+	Kind lookupKindArg `json:"kind" jsonschema:"required"`
+	Name string        `json:"name,omitempty"`
 }
 
 // Result structs: the structuredContent of successful calls and the source
@@ -126,16 +130,8 @@ type progressOut struct {
 }
 
 type lookupResult struct {
-	Environment string       `json:"environment" jsonschema:"required"`
-	Kind        string       `json:"kind"`
-	Items       []lookupItem `json:"items" jsonschema:"required"`
-	Truncated   bool         `json:"truncated,omitempty"`
-}
-
-type lookupItem struct {
-	ID      string   `json:"id"`
-	Name    string   `json:"name"`
-	Type    string   `json:"type,omitempty"`
-	Choices []string `json:"choices,omitempty"`
-	Email   string   `json:"email,omitempty"`
+	Environment string              `json:"environment" jsonschema:"required"`
+	Kind        string              `json:"kind"`
+	Items       []guards.LookupItem `json:"items" jsonschema:"required"`
+	Truncated   bool                `json:"truncated,omitempty"`
 }
