@@ -80,8 +80,8 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 	switch {
 	case in.Query != nil && in.SmartViewID != "":
 		return nil, g.refuse(&Refusal{Code: CodeQueryAndSmartView, Pointer: "/smart_view_id",
-			Problem: "both s_query and smart_view_id were given",
-			Next:    "Give one of them: s_query for a query you write, or smart_view_id to snapshot a Smart View."}, rec)
+			Problem: "s_query and smart_view_id were both given",
+			Next:    "Give one of them: s_query for a query you wrote or pasted, or smart_view_id to delete what a Smart View matches, then call preview_bulk_delete again."}, rec)
 	case in.SmartViewID != "":
 		snap, err := g.snapshotView(ctx, cl, in.SmartViewID, rec)
 		if err != nil {
@@ -103,8 +103,8 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		}
 	case in.Query == nil:
 		return nil, g.refuse(&Refusal{Code: CodeQueryMissing, Pointer: "/s_query",
-			Problem: "no query was given",
-			Next:    "Pass s_query (a structured query naming its object_type) or smart_view_id, then call preview_bulk_delete again."}, rec)
+			Problem: "s_query or smart_view_id is required",
+			Next:    "Pass s_query (a Close structured query naming its object_type) or smart_view_id (from lookup_close_ids kind smart_views), then call preview_bulk_delete again."}, rec)
 	}
 
 	// Policy judged without Close. A problem in a Smart View's query is

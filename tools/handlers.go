@@ -84,22 +84,11 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 	if e := decodeArgs(req, &a, "s_query", "sort"); e != nil {
 		return argErrorResult(e)
 	}
+	// Whether s_query or smart_view_id (one of them, never both), a usable
+	// Smart View id and results_limit ≥ 1 are the guard's rules (Preview):
+	// judged there once, in one wording, and recorded.
 	hasQuery, hasView := len(a.SQuery) > 0, a.SmartViewID != ""
-	switch {
-	case hasQuery && hasView:
-		return argErrorResult(&argError{Pointer: "/smart_view_id", Problem: "s_query and smart_view_id were both given",
-			Next: "Give one of them: s_query for a query you wrote or pasted, smart_view_id to delete what a Smart View matches."})
-	case !hasQuery && !hasView:
-		return argErrorResult(&argError{Pointer: "/s_query", Problem: "s_query or smart_view_id is required",
-			Next: "Pass s_query (a Close structured query) or smart_view_id (from lookup_close_ids kind smart_views)."})
-	}
 	in := guards.PreviewInput{SmartViewID: a.SmartViewID, SendDoneEmail: a.SendDoneEmail}
-	if hasView {
-		if err := closeapi.ValidateSmartViewID(a.SmartViewID); err != nil {
-			return argErrorResult(&argError{Pointer: "/smart_view_id", Problem: "not a Smart View id (save_…)",
-				Next: "Get the id from lookup_close_ids with kind smart_views."})
-		}
-	}
 	var wrapped *schema.Request
 	if hasQuery {
 		r, err := schema.Decode(a.SQuery)
@@ -124,10 +113,6 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		in.Sort = s
 	}
 	if a.ResultsLimit != nil {
-		if *a.ResultsLimit < 1 {
-			return argErrorResult(&argError{Pointer: "/results_limit", Problem: fmt.Sprintf("must be at least 1, got %d", *a.ResultsLimit),
-				Next: "Leave results_limit out to delete every match, or give a positive number."})
-		}
 		if wrapped != nil && wrapped.ResultsLimit != nil && *wrapped.ResultsLimit != *a.ResultsLimit {
 			return argErrorResult(&argError{Pointer: "/results_limit", Problem: fmt.Sprintf("s_query already has results_limit %d, and results_limit gives %d", *wrapped.ResultsLimit, *a.ResultsLimit),
 				Next: "Give results_limit once: inside s_query or as results_limit."})
