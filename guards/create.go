@@ -126,7 +126,7 @@ func (g *Guard) checkPlan(ctx context.Context, principal, planID string) (*Plan,
 			Next:    nextPreviewAgain}, rec)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("guards: load plan: %w", err)
+		return nil, &Error{Op: "load plan", Err: err}
 	}
 	rec = planRecord(plan)
 	rec.Principal = principal
@@ -240,12 +240,12 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		if r := stateRefusal(planID, state); r != nil {
 			return nil, g.refuse(r, rec)
 		}
-		return nil, fmt.Errorf("guards: claim plan: %w", err)
+		return nil, &Error{Op: "claim plan", Err: err}
 	case errors.Is(err, ErrPlanNotFound):
 		return nil, g.refuse(&Refusal{Code: CodePlanUnknown, Pointer: "/plan_id",
 			Problem: "plan " + planID + " disappeared while it was being executed", Next: nextPreviewAgain}, rec)
 	case err != nil:
-		return nil, fmt.Errorf("guards: claim plan: %w", err)
+		return nil, &Error{Op: "claim plan", Err: err}
 	}
 	plan = claimed
 	// Expiry is judged again after the claim: the claim is the moment the
@@ -262,7 +262,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		g.store.Release(ctx, planID)
 		rec.Event, rec.Outcome, rec.Reason = EventCreate, "error", "recount failed, nothing sent: "+err.Error()
 		g.audit(rec)
-		return nil, fmt.Errorf("guards: recount before deleting (nothing was sent; the plan can be retried): %w", err)
+		return nil, &Error{Op: "recount before deleting (nothing was sent; the plan can be retried)", Err: err}
 	}
 	rec.Recounted = intp(count.Total)
 	if count.Total > plan.Total {
@@ -299,7 +299,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 			Next:    "Ask the operator to fix the audit log (--audit-log path, disk space, permissions), then call create_bulk_delete again with the same plan_id and confirmation."}, rec)
 	}
 	if err := g.store.Finish(ctx, planID, PlanConsumed); err != nil {
-		return nil, fmt.Errorf("guards: mark plan consumed (nothing was sent): %w", err)
+		return nil, &Error{Op: "mark plan consumed (nothing was sent)", Err: err}
 	}
 	g.mu.Lock()
 	g.lastCreate[principal] = g.now()
@@ -338,7 +338,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		out.Outcome = "failed"
 		out.Reason = sendErr.Error()
 		g.audit(out)
-		return nil, fmt.Errorf("guards: the bulk delete for plan %s was refused by Close or could not be sent, so nothing was deleted; the plan is used up, so preview again after fixing the cause: %w", planID, sendErr)
+		return nil, &Error{Op: fmt.Sprintf("the bulk delete for plan %s was refused by Close or could not be sent, so nothing was deleted; the plan is used up, so preview again after fixing the cause", planID), Err: sendErr}
 	}
 	g.mu.Lock()
 	g.knownJobs[job.ID] = true

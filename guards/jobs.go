@@ -63,7 +63,7 @@ func (g *Guard) loadJob(ctx context.Context, cl *closeapi.Client, jobID, verb st
 			Next:    "Check the id with list_bulk_deletes, then call " + verb + " again."}, rec)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("guards: read bulk delete %s: %w", jobID, err)
+		return nil, &Error{Op: "read bulk delete " + jobID, Err: err}
 	}
 	return job, nil
 }
@@ -178,7 +178,7 @@ func (g *Guard) setStatus(ctx context.Context, cl *closeapi.Client, jobID, statu
 	if err != nil {
 		rec.Outcome, rec.Reason = "failed", err.Error()
 		g.audit(rec)
-		return nil, fmt.Errorf("guards: %s bulk delete %s: %w", verb, jobID, err)
+		return nil, &Error{Op: verb + " bulk delete " + jobID, Err: err}
 	}
 	rec.Outcome = done
 	g.audit(rec)

@@ -133,11 +133,11 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 
 	query, err := schema.Encode(node)
 	if err != nil {
-		return nil, fmt.Errorf("guards: encode query: %w", err)
+		return nil, &Error{Op: "encode query", Err: err}
 	}
 	sortJSON, err := schema.EncodeSort(sort)
 	if err != nil {
-		return nil, fmt.Errorf("guards: encode sort: %w", err)
+		return nil, &Error{Op: "encode sort", Err: err}
 	}
 	digest := schema.Digest(node)
 	summary := describe(node, g.idNames(ctx, cl, node), limit, sort)
@@ -175,7 +175,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 	if err != nil {
 		rec.Event, rec.Outcome, rec.Reason = EventPreview, "error", "count failed: "+err.Error()
 		g.audit(rec)
-		return nil, fmt.Errorf("guards: count the matches: %w", err)
+		return nil, &Error{Op: "count the matches", Err: err}
 	}
 
 	total := count.Total
@@ -257,7 +257,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 			Next:    "Ask the operator to fix the audit log (--audit-log path, disk space, permissions), then call preview_bulk_delete again."}
 	}
 	if err := g.store.Save(ctx, plan); err != nil {
-		return nil, fmt.Errorf("guards: save plan: %w", err)
+		return nil, &Error{Op: "save plan", Err: err}
 	}
 
 	return &Preview{
@@ -303,7 +303,7 @@ func (g *Guard) snapshotView(ctx context.Context, cl *closeapi.Client, id string
 			Next:    "Find the id with lookup_close_ids (kind smart_views), then call preview_bulk_delete again."}, rec)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("guards: read Smart View %s: %w", id, err)
+		return nil, &Error{Op: "read Smart View " + id, Err: err}
 	}
 	viewType := strings.ToLower(sv.Type)
 	if viewType == "" {
