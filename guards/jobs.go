@@ -160,7 +160,7 @@ func (g *Guard) Pause(ctx context.Context, cl *closeapi.Client, jobID string) (*
 	switch st := job.StatusString(); st {
 	case JobPaused:
 		rec.Outcome = "already_paused"
-		g.audit(rec)
+		_, _ = g.audit(rec)
 		return job, nil
 	case JobDone, JobError:
 		return nil, g.refuse(&Refusal{Code: CodeJobFinished, Pointer: "/id",
@@ -177,10 +177,10 @@ func (g *Guard) setStatus(ctx context.Context, cl *closeapi.Client, jobID, statu
 	updated, err := cl.SetBulkDeleteStatus(ctx, jobID, status)
 	if err != nil {
 		rec.Outcome, rec.Reason = "failed", err.Error()
-		g.audit(rec)
+		_, _ = g.audit(rec)
 		return nil, &Error{Op: verb + " bulk delete " + jobID, Err: err}
 	}
 	rec.Outcome = done
-	g.audit(rec)
+	_, _ = g.audit(rec)
 	return updated, nil
 }

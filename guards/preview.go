@@ -174,7 +174,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 	}
 	if err != nil {
 		rec.Event, rec.Outcome, rec.Reason = EventPreview, "error", "count failed: "+err.Error()
-		g.audit(rec)
+		_, _ = g.audit(rec)
 		return nil, &Error{Op: "count the matches", Err: err}
 	}
 
