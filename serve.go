@@ -157,7 +157,6 @@ func serve(ctx context.Context, cfg *serveConfig, logger *slog.Logger, stdin io.
 		Client:          cl,
 		Environment:     be.environment,
 		ReadOnly:        cfg.ReadOnly,
-		Confirm:         guards.ConfirmMode(cfg.Confirm),
 		AllowClientKeys: cfg.AllowClientKeys,
 		Logger:          logger,
 		Version:         ver,

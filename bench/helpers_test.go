@@ -95,7 +95,7 @@ func newRig(tb testing.TB, so sandbox.Options, pol guards.Policy) *rig {
 	if err != nil {
 		tb.Fatalf("guard: %v", err)
 	}
-	r.srv = tools.NewServer(tools.Deps{Guard: r.guard, Client: r.cl, Environment: "sandbox", Confirm: pol.Confirm, Version: "bench"})
+	r.srv = tools.NewServer(tools.Deps{Guard: r.guard, Client: r.cl, Environment: "sandbox", Version: "bench"})
 	// Pinned to the 2025-11-25 era: the initialize handshake every client
 	// in use today speaks. In-process, the era changes nothing the server
 	// sends to Close.

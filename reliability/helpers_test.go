@@ -302,7 +302,7 @@ func (e *env) restart() {
 }
 
 func (e *env) deps(cl *closeapi.Client) tools.Deps {
-	return tools.Deps{Guard: e.guard, Client: cl, Environment: "sandbox", Confirm: e.opts.confirm, Version: "test"}
+	return tools.Deps{Guard: e.guard, Client: cl, Environment: "sandbox", Version: "test"}
 }
 
 // connect starts an in-process MCP client on s (modern era, no

@@ -106,7 +106,7 @@ func newClient(t *testing.T) (*client.Client, *sandbox.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := tools.NewServer(tools.Deps{Guard: g, Client: cl, Environment: "sandbox", Confirm: guards.ConfirmAuto, Version: "examples-test"})
+	s := tools.NewServer(tools.Deps{Guard: g, Client: cl, Environment: "sandbox", Version: "examples-test"})
 	c, err := client.NewInProcessClient(s)
 	if err != nil {
 		t.Fatal(err)
