@@ -238,18 +238,21 @@ func limitBody(max int64, readTimeout time.Duration, next http.Handler) http.Han
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(time.Now().Add(readTimeout))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-		// Clear the deadline: the response may stream for a long time, and
-		// net/http's background read must not see an expired deadline.
-		_ = rc.SetReadDeadline(time.Time{})
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
 			tooLarge(w, max)
 			return
 		case err != nil:
+			// The deadline stays expired: net/http reads what is left of
+			// an unread body before it answers, and without the deadline a
+			// stalled client would hold the connection and get no answer.
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad_request", "message": "could not read the request body"})
 			return
 		}
+		// Clear the deadline: the response may stream for a long time, and
+		// net/http's background read must not see an expired deadline.
+		_ = rc.SetReadDeadline(time.Time{})
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
