@@ -62,7 +62,7 @@ type rawCheck struct {
 	host       string // Host header override
 	origin     string // Origin header; "" = none
 	body       string
-	chunked    bool   // send the body without a Content-Length
+	chunked    bool // send the body without a Content-Length
 	wantStatus int
 	wantHeader map[string]string
 	wantError  string // the JSON body's "error"; "" = not checked
