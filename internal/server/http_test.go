@@ -100,7 +100,7 @@ func do(t *testing.T, base string, rc rawCheck) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != rc.wantStatus {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("%s %s: status %d, want %d; body %s", rc.method, rc.path, resp.StatusCode, rc.wantStatus, b)
@@ -188,7 +188,7 @@ func TestHealthz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var got map[string]string
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
@@ -250,7 +250,7 @@ func TestDeadlines(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer conn.Close()
+			defer func() { _ = conn.Close() }()
 			if _, err := io.WriteString(conn, tc.sent); err != nil {
 				t.Fatal(err)
 			}
@@ -266,7 +266,7 @@ func TestDeadlines(t *testing.T) {
 					t.Fatalf("no answer to a stalled request: %v", err)
 				}
 				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				if resp.StatusCode != tc.wantStatus || !strings.Contains(string(b), "could not read the request body") {
 					t.Errorf("status %d, body %s; want %d", resp.StatusCode, b, tc.wantStatus)
 				}

@@ -207,7 +207,10 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 			if cfg.Stderr != nil {
 				// Straight to stderr rather than through the logger: log
 				// lines are shipped and kept, and a credential must not be.
-				fmt.Fprintf(cfg.Stderr, "bulkguard: generated HTTP bearer token (set --http-token or BULKGUARD_HTTP_TOKEN to choose one):\n  Authorization: Bearer %s\n", s.token)
+				// Unprinted, the token would lock every client out.
+				if _, err := fmt.Fprintf(cfg.Stderr, "bulkguard: generated HTTP bearer token (set --http-token or BULKGUARD_HTTP_TOKEN to choose one):\n  Authorization: Bearer %s\n", s.token); err != nil {
+					return nil, nil, fmt.Errorf("print the generated HTTP token: %w", err)
+				}
 			}
 		}
 	}
