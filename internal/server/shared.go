@@ -6,13 +6,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/oauth"
 	"github.com/bulkguard/bulkguard/internal/redisstore"
+	"github.com/bulkguard/bulkguard/tools"
 )
 
 // Stores Config.Store names.
@@ -21,6 +28,171 @@ const (
 	// right for one replica, and for stdio.
 	StoreMemory = "memory"
 )
+
+// Config.Auth values.
+const (
+	// AuthBearer: every HTTP request carries the one shared token
+	// (HTTPToken).
+	AuthBearer = "bearer"
+	// AuthOAuth: every HTTP request carries an OAuth access token (a JWT)
+	// issued by Config.OAuth.Issuer for this resource; scopes decide which
+	// tools it may call.
+	AuthOAuth = "oauth"
+)
+
+// ReadTools are the tools an OAuth token with only the read scope may
+// call. Pause is among them: stopping a delete must never need more than
+// watching it. Every other tool (create, resume, and any added later)
+// needs the delete scope as well.
+var ReadTools = []string{tools.ToolPreview, tools.ToolList, tools.ToolGet, tools.ToolLookup, tools.ToolPause}
+
+// startupTimeout bounds what New waits for Redis and the OAuth issuer.
+const startupTimeout = 15 * time.Second
+
+// sharedState is what a server shares with its replicas, and how requests
+// are authenticated.
+type sharedState struct {
+	store    string // StoreMemory or the store URL
+	replica  string
+	auth     string
+	plans    guards.PlanStore  // nil: the guard's own memory store
+	nonces   guards.NonceStore // nil: the guard's own memory store
+	verifier *oauth.Verifier   // set with AuthOAuth
+}
+
+// setupShared checks the shared-deployment settings, opens the shared
+// store and puts the replica id into the audit log path.
+func (s *Server) setupShared() (closeStore func(), err error) {
+	cfg := &s.cfg
+	if err := CheckStore(cfg.Store); err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("--store: %w", err)}
+	}
+	s.shared.store = cfg.Store
+	if s.shared.store == "" {
+		s.shared.store = StoreMemory
+	}
+	s.shared.replica = cfg.ReplicaID
+	if s.shared.replica == "" {
+		s.shared.replica = DefaultReplicaID()
+	}
+	if err := CheckReplicaID(s.shared.replica); err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("--replica-id: %w", err)}
+	}
+	switch s.shared.auth = cfg.Auth; s.shared.auth {
+	case "":
+		s.shared.auth = AuthBearer
+	case AuthBearer:
+	case AuthOAuth:
+		if cfg.Transport != TransportHTTP {
+			return nil, &ConfigError{Err: errors.New("--auth oauth needs --transport http (hosted clients connect over streamable HTTP)")}
+		}
+	default:
+		return nil, &ConfigError{Err: fmt.Errorf("--auth %q: want bearer or oauth", cfg.Auth)}
+	}
+	perReplica := strings.Contains(cfg.AuditLog, ReplicaPlaceholder)
+	cfg.AuditLog = AuditPathFor(cfg.AuditLog, s.shared.replica)
+	if !SharedStoreURL(cfg.Store) {
+		return func() {}, nil
+	}
+	if len(cfg.SealKey) == 0 {
+		return nil, &ConfigError{Err: errors.New("a shared --store needs " + SealKeyEnv + " (the same 32-byte key on every replica, e.g. from `openssl rand -base64 32`), so a confirmation started on one replica opens on another")}
+	}
+	if !perReplica {
+		s.log.Warn("with a shared store, put "+ReplicaPlaceholder+" in --audit-log so each replica writes its own file; replicas appending to one file on a shared volume can interleave records",
+			"audit_log", cfg.AuditLog, "replica", s.shared.replica)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	defer cancel()
+	st, err := openSharedStore(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	s.shared.plans, s.shared.nonces = st, st
+	return func() {
+		if err := st.Close(); err != nil {
+			s.log.Warn("close the shared store", "err", err)
+		}
+	}, nil
+}
+
+// setupOAuth builds the token verifier (fetching the issuer's keys once,
+// so a wrong issuer fails at startup) and checks scopes on every tool call
+// as well as in the HTTP layer.
+func (s *Server) setupOAuth() error {
+	if s.shared.auth != AuthOAuth {
+		return nil
+	}
+	oc := s.cfg.OAuth
+	oc.ReadTools = ReadTools
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	defer cancel()
+	v, err := oauth.New(ctx, oc)
+	if err != nil {
+		return err
+	}
+	s.shared.verifier = v
+	s.mcp.Use(scopeCheck(v))
+	return nil
+}
+
+// scopeCheck refuses a tool call whose token lacks the tool's scopes. The
+// HTTP layer (oauth.AuthorizeTools) already answers such a call with 403
+// so the client can step up; this check holds whatever the HTTP layer made
+// of the request body, and for calls that reach a tool by another road.
+func scopeCheck(v *oauth.Verifier) mcpserver.ToolHandlerMiddleware {
+	return func(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			need := v.ScopesFor(req.Params.Name)
+			c, ok := oauth.ClaimsFrom(ctx)
+			if !ok {
+				return mcp.NewToolResultError("Refused (unauthorized): this call carries no verified OAuth token. Nothing was deleted. Connect through bulkguard's HTTP endpoint with an access token."), nil
+			}
+			if missing := oauth.Missing(c, need); len(missing) > 0 {
+				return mcp.NewToolResultError("Refused (insufficient_scope): " + req.Params.Name + " needs the OAuth scope " + strings.Join(missing, " ") +
+					", which this sign-in did not grant. Nothing was deleted. Ask the person to sign in again and grant " + strings.Join(need, " ") + "."), nil
+			}
+			return next(ctx, req)
+		}
+	}
+}
+
+// oauthGuard is the HTTP guard of --auth oauth: Origin check, a verified
+// token (401 with the metadata's address otherwise), the token's subject
+// on the context for the audit record, the body limit, then the tool's
+// scopes (403 insufficient_scope for step-up).
+func (s *Server) oauthGuard() func(http.Handler) http.Handler {
+	v := s.shared.verifier
+	return func(h http.Handler) http.Handler {
+		return checkOrigin(v.Authenticate(withSubject(limitBody(int64(s.cfg.MaxBodyBytes), s.cfg.BodyReadTimeout, v.AuthorizeTools(h)))))
+	}
+}
+
+// mountMetadata serves the RFC 9728 document, unauthenticated: it is how
+// a client learns where to get a token.
+func (s *Server) mountMetadata(mux *http.ServeMux) {
+	v := s.shared.verifier
+	for _, p := range v.MetadataPaths() {
+		mux.Handle("GET "+p, v.MetadataHandler())
+	}
+}
+
+// withSubject hands the verified subject to the guard.
+func withSubject(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := oauth.ClaimsFrom(r.Context()); ok {
+			r = r.WithContext(guards.WithSubject(r.Context(), c.Subject))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// storeKind names the store for /healthz without its address.
+func storeKind(store string) string {
+	if SharedStoreURL(store) {
+		return "redis"
+	}
+	return StoreMemory
+}
 
 // SealKeyEnv is the environment variable the seal key is read from. It is
 // a secret, so it has no flag (a command line is visible to every user of

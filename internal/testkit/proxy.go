@@ -50,7 +50,12 @@ func NewStickyBalancer(tb testing.TB, sticky string, replicas ...string) *Balanc
 	}
 	b.down = make([]bool, len(b.backends))
 	b.served = make([]int, len(b.backends))
+	// Its own transport: httptest servers closing elsewhere in the test
+	// binary close http.DefaultTransport's idle connections, which would
+	// cut this proxy's connections to the replicas mid-flow.
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	proxy := &httputil.ReverseProxy{
+		Transport: tr,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			i := b.pick(pr.In)
 			pr.SetURL(b.backends[i])
@@ -74,7 +79,10 @@ func NewStickyBalancer(tb testing.TB, sticky string, replicas ...string) *Balanc
 	}
 	b.srv = httptest.NewServer(proxy)
 	b.URL = b.srv.URL
-	tb.Cleanup(b.srv.Close)
+	tb.Cleanup(func() {
+		b.srv.Close()
+		tr.CloseIdleConnections()
+	})
 	return b
 }
 
