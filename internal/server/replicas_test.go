@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,9 @@ type cluster struct {
 	redis    *testkit.Redis
 	replicas []*replica
 	auditDir string
+
+	mu        sync.Mutex
+	closeAuth []string // Authorization header of every request Close got
 }
 
 // newCluster starts n replicas sharing a Redis and a sandbox.
@@ -52,9 +56,14 @@ func newCluster(t *testing.T, n int, mod func(*Config)) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
-	api := httptest.NewServer(sb)
-	t.Cleanup(api.Close)
 	c := &cluster{t: t, sb: sb, redis: testkit.StartRedis(t), auditDir: t.TempDir()}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.closeAuth = append(c.closeAuth, r.Header.Get("Authorization"))
+		c.mu.Unlock()
+		sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(api.Close)
 	for i := range n {
 		cfg := Config{
 			Transport: TransportHTTP,
@@ -169,7 +178,13 @@ func (p *person) Elicit(_ context.Context, req mcp.ElicitationRequest) (*mcp.Eli
 // default, the stateless 2026-07-28), answering forms through p when set.
 func connect(t *testing.T, base, era string, p *person) *client.Client {
 	t.Helper()
-	tr, err := transport.NewStreamableHTTP(base+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + testToken}))
+	return connectWith(t, base, era, p, testToken)
+}
+
+// connectWith is connect with another bearer token.
+func connectWith(t *testing.T, base, era string, p *person, token string) *client.Client {
+	t.Helper()
+	tr, err := transport.NewStreamableHTTP(base+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
 	if err != nil {
 		t.Fatal(err)
 	}
