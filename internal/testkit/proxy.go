@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -21,6 +22,7 @@ type Balancer struct {
 	sticky string // header to route by; "" is plain round robin
 
 	srv      *httptest.Server
+	tr       *http.Transport
 	mu       sync.Mutex
 	backends []*url.URL
 	down     []bool
@@ -40,11 +42,23 @@ func NewBalancer(tb testing.TB, replicas ...string) *Balancer {
 // (learnt from the response that first carries it).
 func NewStickyBalancer(tb testing.TB, sticky string, replicas ...string) *Balancer {
 	tb.Helper()
+	b, err := StartBalancer(sticky, replicas...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(b.Close)
+	return b
+}
+
+// StartBalancer is the balancer for benchmark commands, which have no
+// testing.TB: sticky as in NewStickyBalancer ("" = round robin). Close
+// stops it.
+func StartBalancer(sticky string, replicas ...string) (*Balancer, error) {
 	b := &Balancer{sticky: sticky, pinned: map[string]int{}}
 	for _, r := range replicas {
 		u, err := url.Parse(r)
 		if err != nil {
-			tb.Fatalf("testkit: replica URL %q: %v", r, err)
+			return nil, fmt.Errorf("testkit: replica URL %q: %w", r, err)
 		}
 		b.backends = append(b.backends, u)
 	}
@@ -53,9 +67,9 @@ func NewStickyBalancer(tb testing.TB, sticky string, replicas ...string) *Balanc
 	// Its own transport: httptest servers closing elsewhere in the test
 	// binary close http.DefaultTransport's idle connections, which would
 	// cut this proxy's connections to the replicas mid-flow.
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	b.tr = &http.Transport{MaxIdleConnsPerHost: 64}
 	proxy := &httputil.ReverseProxy{
-		Transport: tr,
+		Transport: b.tr,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			i := b.pick(pr.In)
 			pr.SetURL(b.backends[i])
@@ -79,11 +93,13 @@ func NewStickyBalancer(tb testing.TB, sticky string, replicas ...string) *Balanc
 	}
 	b.srv = httptest.NewServer(proxy)
 	b.URL = b.srv.URL
-	tb.Cleanup(func() {
-		b.srv.Close()
-		tr.CloseIdleConnections()
-	})
-	return b
+	return b, nil
+}
+
+// Close stops the balancer.
+func (b *Balancer) Close() {
+	b.srv.Close()
+	b.tr.CloseIdleConnections()
 }
 
 // pick chooses the replica for r.

@@ -32,26 +32,36 @@ type Redis struct {
 // without redis-server is red, not silently green.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	s, err := LaunchRedis(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.t = t
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// LaunchRedis is StartRedis for benchmark commands, which have no
+// testing.TB: the server works in dir, and the caller stops it (Restart
+// is for tests only).
+func LaunchRedis(dir string) (*Redis, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("redis-server is needed for this test and was not found (%v): install it with `apt-get install -y redis-server` (.ci/run does)", err)
+		return nil, fmt.Errorf("redis-server is needed and was not found (%v): install it with `apt-get install -y redis-server` (.ci/run does)", err)
 	}
-	s := &Redis{t: t, bin: bin, dir: t.TempDir()}
+	s := &Redis{bin: bin, dir: dir}
 	var last error
 	// A free port can be taken by someone else between finding and
 	// binding it; a few tries make that race harmless.
 	for range 5 {
-		s.port, err = freePort()
-		if err != nil {
-			t.Fatalf("testkit: find a free port: %v", err)
+		if s.port, err = freePort(); err != nil {
+			return nil, fmt.Errorf("testkit: find a free port: %w", err)
 		}
 		if last = s.start(); last == nil {
-			t.Cleanup(s.Stop)
-			return s
+			return s, nil
 		}
 	}
-	t.Fatalf("testkit: could not start redis-server: %v", last)
-	return nil
+	return nil, fmt.Errorf("testkit: could not start redis-server: %w", last)
 }
 
 // Addr is host:port.
