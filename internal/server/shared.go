@@ -101,6 +101,7 @@ func (s *Server) setupShared() (closeStore func(), err error) {
 		s.log.Warn("with a shared store, put "+ReplicaPlaceholder+" in --audit-log so each replica writes its own file; replicas appending to one file on a shared volume can interleave records",
 			"audit_log", cfg.AuditLog, "replica", s.shared.replica)
 	}
+	redisstore.SetLogger(s.log)
 	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
 	defer cancel()
 	st, err := openSharedStore(ctx, cfg.Store)
