@@ -74,7 +74,11 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
 	}
-	return json.Marshal(t.Format(closeTimeLayout))
+	// The layout's output never needs escaping, so the quotes are all json.Marshal would add.
+	b := make([]byte, 0, len(closeTimeLayout)+2)
+	b = append(b, '"')
+	b = t.AppendFormat(b, closeTimeLayout)
+	return append(b, '"'), nil
 }
 
 // BulkDeleteRequest is the body of POST /bulk_action/delete/ (close-api.md §1.2). SQuery is the

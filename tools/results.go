@@ -294,6 +294,9 @@ func jobLine(j *closeapi.BulkDelete) string {
 func structuredResult(out any, summary string) *mcp.CallToolResult {
 	res := mcp.NewToolResultStructured(out, summary)
 	if data, err := json.Marshal(out); err == nil {
+		// mcp-go writes RawStructuredContent, when set, as structuredContent: one marshal
+		// serves both copies. StructuredContent stays for in-process readers.
+		res.RawStructuredContent = data
 		res.Content = append(res.Content, mcp.NewTextContent(string(data)))
 	}
 	return res
