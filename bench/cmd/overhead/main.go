@@ -71,6 +71,7 @@ func main() {
 	)
 	flag.StringVar(&c.bin, "bin", "", "path of the bulkguard binary to measure (required)")
 	flag.StringVar(&c.baseline, "baseline", "", "another bulkguard binary (e.g. built from an earlier commit) measured in the same run, for before/after figures")
+	baselineName := flag.String("baseline-name", "", "what to call the -baseline binary in the tables (e.g. its commit)")
 	flag.IntVar(&c.calls, "calls", 2000, "measured calls per path and era")
 	flag.IntVar(&c.warmup, "warmup", 200, "unmeasured calls per path and era before the first round")
 	flag.IntVar(&c.rounds, "rounds", 20, "rounds the calls are interleaved in")
@@ -86,6 +87,9 @@ func main() {
 	flag.StringVar(&target, "target", "", "internal: the sandbox API base URL for -serve-bare")
 	flag.StringVar(&key, "key", "", "internal: the sandbox API key for -serve-bare")
 	flag.Parse()
+	if *baselineName != "" {
+		baselinePath = "bulkguard " + *baselineName + " (baseline) get_bulk_delete"
+	}
 
 	if bareMode != "" {
 		if err := serveBare(bareMode, target, key); err != nil {
@@ -250,11 +254,14 @@ func newToken() string {
 // Path names; floorPath is what the goal compares bulkguard with.
 const (
 	bulkguardPath = "bulkguard get_bulk_delete"
-	baselinePath  = "baseline bulkguard get_bulk_delete"
 	floorPath     = "floor: bare mcp-go, same GET"
 	noopPath      = "bare mcp-go, noop tool"
 	directPath    = "direct GET to the sandbox"
 )
+
+// baselinePath names the -baseline binary's path: "bulkguard <name>
+// (baseline) get_bulk_delete".
+var baselinePath = "baseline bulkguard get_bulk_delete"
 
 // path is one way of reading the job, measured.
 type path struct {
