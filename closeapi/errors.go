@@ -65,7 +65,9 @@ func (e *APIError) Error() string {
 type TransportError struct {
 	Method, Path string
 	// Sent reports that the whole request was written to the connection (or that Close
-	// answered 2xx), so Close may have acted on it. See IsAmbiguous.
+	// answered 2xx), so Close may have acted on it. See IsAmbiguous. Whether a request was
+	// written is tracked only for the calls that are never retried (create, status change):
+	// for a read that got no answer Sent is false, since a read changes nothing.
 	Sent     bool
 	Attempts int
 	Err      error
