@@ -39,16 +39,16 @@ type namedType struct {
 
 // graphMeta is the organization's metadata for the graph kinds.
 type graphMeta struct {
-	oppStatuses    []oppStatus
-	oppStatusByID  map[string]int
-	pipelines      []pipeline
-	actTypes       []namedType // custom activity types (actitype_…)
-	objTypes       []namedType // custom object types (cotype_…)
-	sequences      []namedType // sequences (seq_…)
-	objectCFs      [numUni][]*customField
-	derived        derivedCache
-	gen            uint64 // bumped by every change of the data
-	onDeleteHook   DeleteHook
+	oppStatuses   []oppStatus
+	oppStatusByID map[string]int
+	pipelines     []pipeline
+	actTypes      []namedType // custom activity types (actitype_…)
+	objTypes      []namedType // custom object types (cotype_…)
+	sequences     []namedType // sequences (seq_…)
+	objectCFs     [numUni][]*customField
+	derived       derivedCache
+	gen           uint64 // bumped by every change of the data
+	onDeleteHook  DeleteHook
 	// source is the base name of the export the organization was loaded
 	// from ("" for demo data).
 	source string
