@@ -615,3 +615,11 @@ func (st *store) contactCustom(ci int, obj map[string]any) {
 		}
 	}
 }
+
+func init() {
+	// _fields of searched opportunities and custom objects: their columns
+	// and these.
+	for _, u := range []uni{uOpp, uCustomObject} {
+		searchExtras[u] = []string{"id", "organization_id", "custom"}
+	}
+}
