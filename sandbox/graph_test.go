@@ -77,6 +77,7 @@ func TestGraphQueries(t *testing.T) {
 		{"opportunity custom number, lcf_ spelling", leads(related("lead", "opportunity", cfc("l"+ids["opp:Discount"], gte(10)))), list("Alpha")},
 		{"shared custom field on contacts", leads(related("lead", "contact", cfc(ids["contact:Region"], term("EMEA")))), list("Alpha")},
 		{"shared custom field on opportunities", leads(related("lead", "opportunity", cfc(ids["opp:Region"], term("APAC")))), list("Alpha")},
+		{"custom field as a regular field", leads(related("lead", "opportunity", fc("opportunity", "custom."+ids["opp:Region"], term("APAC")))), list("Alpha")},
 		{"contact custom field, bare id", leads(related("lead", "contact", cfc(strings.TrimPrefix(ids["contact:Preferred Channel"], "cf_"), term("Phone")))), list("Beta")},
 		{"nested contact url", leads(related("lead", "contact", related("contact", "contact_url", fc("contact_url", "type", term("linkedin"))))), list("Alpha")},
 		{"contact url directly", leads(related("lead", "contact_url", fc("contact_url", "url", text("full_words", "linkedin")))), list("Alpha")},
