@@ -41,7 +41,7 @@ func loadExportFile(path string, seed int64, now time.Time) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose on close
 	st, err := loadExport(f, seed, now)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func loadExport(r io.Reader, seed int64, now time.Time) (*store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		defer gz.Close()
+		defer func() { _ = gz.Close() }() // a bad stream already failed the decode
 		br = bufio.NewReader(gz)
 	}
 	leads, err := decodeExport(br)

@@ -344,7 +344,7 @@ func (st *store) setValue(c *column, i int, v any) error {
 	}
 	switch c.kind {
 	case kText:
-		s := textOf(v, c.multi)
+		s := textOf(v)
 		c.str[i] = s
 		if c.shared {
 			if sp, ok := st.sharedTok[s]; ok {
@@ -362,7 +362,7 @@ func (st *store) setValue(c *column, i int, v any) error {
 		}
 		c.tok[i] = st.tokenize(s)
 	case kRef:
-		c.str[i] = textOf(v, c.multi)
+		c.str[i] = textOf(v)
 	case kNumber:
 		f, err := numberOf(v)
 		if err != nil {
@@ -391,7 +391,7 @@ func (st *store) setValue(c *column, i int, v any) error {
 // multiSep joins the values of a multi-value field in its column.
 const multiSep = ", "
 
-func textOf(v any, multi bool) string {
+func textOf(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -404,7 +404,6 @@ func textOf(v any, multi bool) string {
 		}
 		return strings.Join(parts, multiSep)
 	}
-	_ = multi
 	return fmt.Sprint(v)
 }
 

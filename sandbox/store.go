@@ -539,7 +539,7 @@ func (st *store) appendValue(c *column, v any) error {
 			st.appendText(c, fmt.Sprint(x))
 		}
 	case kRef:
-		c.str = append(c.str, textOf(v, c.multi))
+		c.str = append(c.str, textOf(v))
 	case kNumber:
 		switch x := v.(type) {
 		case float64:
@@ -897,9 +897,6 @@ func (t *table) kill(i int, at int64) bool {
 	t.live--
 	return true
 }
-
-// deleteContact removes a contact with everything it owns (graph.go).
-func (st *store) deleteContact(ci int, at int64) bool { return st.deleteObject(uContact, ci, at, "") }
 
 // deleteLead removes a lead and everything it owns (close-api.md §1.5:
 // contacts and the rest "must belong to a lead"; graph.go).
