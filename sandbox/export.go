@@ -16,9 +16,9 @@ import (
 )
 
 // Loading a Close JSON lead export (POST /export/lead/ with format json and
-// type leads, close-api.md §6): a JSON array of lead objects, each with its
+// type leads, docs/close-api.md §6): a JSON array of lead objects, each with its
 // contacts (emails, phones, urls, contact custom fields), addresses,
-// opportunities, tasks, activities (each with its `_type`; close-api.md §9
+// opportunities, tasks, activities (each with its `_type`; docs/close-api.md §9
 // on Close's own import script) and custom fields, as Close's lead object
 // (§8.1). The download is gzip-compressed; both forms load. Ids, names,
 // statuses, users and dates are kept, so a rehearsal on the copy matches

@@ -71,7 +71,7 @@ func (u uni) isActivity() bool { return u >= uActEmail && u <= uActCustom }
 var activityKinds = []uni{uActEmail, uActCall, uActSMS, uActMeeting, uActNote, uActCustom}
 
 // activityType is the `_type` an export gives each activity kind
-// (close-api.md §9: Close's import script reads Call, Note, SMS; the
+// (docs/close-api.md §9: Close's import script reads Call, Note, SMS; the
 // others are the names of Close's activity objects [INF]).
 var activityType = map[uni]string{uActEmail: "Email", uActCall: "Call", uActSMS: "SMS", uActMeeting: "Meeting",
 	uActNote: "Note", uActCustom: "CustomActivity"}
@@ -85,7 +85,7 @@ func activityKindOf(typ string) (uni, bool) {
 	return 0, false
 }
 
-// idPrefix is the id prefix of each kind that has ids (close-api.md §4.7).
+// idPrefix is the id prefix of each kind that has ids (docs/close-api.md §4.7).
 var idPrefix = [numUni]string{uLead: "lead_", uContact: "cont_", uOpp: "oppo_", uTask: "task_",
 	uActEmail: "acti_", uActCall: "acti_", uActSMS: "acti_", uActMeeting: "acti_", uActNote: "acti_", uActCustom: "custact_",
 	uCustomObject: "custobj_", uSeqSub: "sub_"}
@@ -442,7 +442,7 @@ func timeOf(v any) (time.Time, error) {
 // deleteObject deletes object i of kind u and everything it owns (a lead
 // its contacts, addresses, opportunities, tasks, activities and custom
 // objects; a contact its emails, phones, urls and sequence subscriptions),
-// as Close does (close-api.md §1.5), calling the delete hook for each
+// as Close does (docs/close-api.md §1.5), calling the delete hook for each
 // object removed. It reports whether i existed.
 func (st *store) deleteObject(u uni, i int, at int64, bulkID string) bool {
 	t := st.t[u]
