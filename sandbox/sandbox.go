@@ -17,10 +17,9 @@
 //   - Pause and resume are PUT /bulk_action/delete/{id}/ with
 //     {"status": "paused"|"resuming"} (close-api.md §1.4 infers the
 //     endpoint).
-//   - The lead graph (opportunities, tasks, activities, custom objects,
-//     sequence subscriptions, contact urls) is modelled; a construct the
-//     sandbox cannot evaluate answers 400 with X-Sandbox-Unsupported: 1
-//     rather than a guess (unsupported.go).
+//   - has_related reaches opportunity, custom_object and activity objects
+//     in Close; the sandbox does not model them and answers 400 naming the
+//     related type rather than pretending they do not exist.
 //   - Rate limits are per API key over one-second windows, not per
 //     endpoint group.
 //
