@@ -94,7 +94,7 @@ func startBackend(cfg *serveConfig, logger *slog.Logger) (*backend, error) {
 		reason = "--sandbox is set"
 	}
 	// Said once, at startup; every tool result also carries the environment.
-	logger.Warn("serving the built-in SANDBOX (an in-memory Close API with "+sb.Origin()+"): nothing here touches your Close account",
+	logger.Warn("serving the built-in SANDBOX (an in-memory Close API with demo data): nothing here touches your Close account",
 		"reason", reason, "leads", sb.NumLeads())
 	if cfg.CloseURL != closeapi.DefaultBaseURL {
 		logger.Warn("--close-url is ignored while the sandbox serves", "close_url", cfg.CloseURL)
