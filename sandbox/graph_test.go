@@ -142,6 +142,10 @@ func TestGraphQueries(t *testing.T) {
 	}{
 		{"opportunities", opps(), 4},
 		{"active opportunities", opps(fc("opportunity", "status_type", term("active"))), 1},
+		{"my opportunities", opps(fc("opportunity", "user_id", `{"type":"current_user"}`)), 3},
+		{"CURRENT_USER's tasks", leads(related("lead", "task", fc("task", "assigned_to", `{"type":"reference","reference_type":"user","object_ids":["CURRENT_USER"]}`))), 1},
+		{"negated nested: leads whose contacts have no url", leads(negate(related("lead", "contact", related("contact", "contact_url", `{"type":"match_all"}`)))), 3},
+		{"email to its contact to its lead", leads(related("lead", "activity.email", related("activity.email", "contact", related("contact", "lead", fc("lead", "name", text("exact_value", "alpha")))))), 1},
 		{"opportunities of a lead", opps(related("opportunity", "lead", fc("lead", "name", text("exact_value", "Alpha")))), 2},
 		{"opportunities with their contact", opps(related("opportunity", "contact", fc("contact", "name", text("full_words", "ann")))), 1},
 		{"opportunities without a contact", opps(negate(related("opportunity", "contact", `{"type":"match_all"}`))), 3},
