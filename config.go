@@ -25,7 +25,7 @@ import (
 
 // envCloseAPIKey is the one credential bulkguard reads. It is deliberately not
 // a flag: command lines are visible to every user of the machine (ps, /proc).
-const envCloseAPIKey = "CLOSE_API_KEY"
+const envCloseAPIKey = "CLOSE_API_KEY" //nolint:gosec // G101: the variable's name, not a credential
 
 // Defaults that appear in --help and in the README table.
 const (
@@ -598,7 +598,7 @@ func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 	}
-	return slog.New(tint.NewHandler(w, &tint.Options{
+	return slog.New(tint.NewTextHandler(w, &tint.Options{
 		Level:      level,
 		TimeFormat: time.DateTime,
 		NoColor:    !isTerminal(w),

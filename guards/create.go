@@ -495,7 +495,7 @@ func (g *Guard) isOurJob(j *closeapi.BulkDelete, plan *Plan, sent int) bool {
 	if j.ResultsLimit != nil && *j.ResultsLimit != sent {
 		return false
 	}
-	if j.DateCreated != nil && j.DateCreated.Time.Before(plan.CreatedAt.Add(-reconcileSkew)) {
+	if j.DateCreated != nil && j.DateCreated.Before(plan.CreatedAt.Add(-reconcileSkew)) {
 		return false
 	}
 	return sameQuery(j.SQuery, plan.Request.SQuery)

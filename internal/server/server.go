@@ -292,8 +292,8 @@ func (s *Server) startBackend() (stop func(), err error) {
 		reason = "--sandbox is set"
 	}
 	// Said once, at startup; every tool result also carries the environment.
-	s.log.Warn("serving the built-in SANDBOX (an in-memory Close API with demo data): nothing here touches your Close account",
-		"reason", reason, "leads", sb.NumLeads())
+	s.log.Warn("serving the built-in SANDBOX (an in-memory Close API): nothing here touches your Close account",
+		"reason", reason, "data", sb.Origin(), "leads", sb.NumLeads())
 	if cfg.CloseURL != closeapi.DefaultBaseURL {
 		s.log.Warn("--close-url is ignored while the sandbox serves", "close_url", cfg.CloseURL)
 	}
