@@ -15,7 +15,7 @@ func TestSubjectOnAudit(t *testing.T) {
 	h.addLeads("Subjecto", 2)
 	p := h.preview(input(t, nameQuery("Subjecto"), ""))
 	_, err := h.g.Create(ctx, h.cl, p.PlanID, Confirmation{By: ConfirmedByPhrase, Phrase: "DELETE 1 LEAD"})
-	_ = wantRefusal(t, err, CodeConfirmationMismatch)
+	wantRefusal(t, err, CodeConfirmationMismatch)
 	if _, err := h.g.Create(ctx, h.cl, p.PlanID, phrase(p)); err != nil {
 		t.Fatal(err)
 	}
