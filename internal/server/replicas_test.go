@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -484,4 +485,150 @@ func TestReplicasLegacyClients(t *testing.T) {
 			t.Fatalf("three sessions did not land on three replicas: %v", served)
 		}
 	})
+}
+
+// legacySession speaks 2025-11-25 streamable HTTP by hand, so a test can
+// choose which replica each message goes to.
+type legacySession struct {
+	t   *testing.T
+	id  string
+	ids int
+}
+
+// post sends one JSON-RPC message to base and returns the response (the
+// caller reads and closes the body).
+func (ls *legacySession) post(base string, msg map[string]any) *http.Response {
+	ls.t.Helper()
+	body, err := json.Marshal(msg)
+	if err != nil {
+		ls.t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/mcp", strings.NewReader(string(body)))
+	if err != nil {
+		ls.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if ls.id != "" {
+		req.Header.Set("Mcp-Session-Id", ls.id)
+		req.Header.Set("MCP-Protocol-Version", mcp.ProtocolVersion20251125)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		ls.t.Fatal(err)
+	}
+	return resp
+}
+
+func (ls *legacySession) request(base, method string, params any) *http.Response {
+	ls.ids++
+	return ls.post(base, map[string]any{"jsonrpc": "2.0", "id": ls.ids, "method": method, "params": params})
+}
+
+// messages reads the JSON-RPC messages of a response (JSON or SSE) into ch.
+func messages(resp *http.Response) <-chan map[string]any {
+	ch := make(chan map[string]any, 8)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			var m map[string]any
+			if json.NewDecoder(resp.Body).Decode(&m) == nil {
+				ch <- m
+			}
+			return
+		}
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var m map[string]any
+				if json.Unmarshal([]byte(data), &m) == nil {
+					ch <- m
+				}
+			}
+		}
+	}()
+	return ch
+}
+
+func nextMessage(t *testing.T, ch <-chan map[string]any, what string) map[string]any {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatalf("%s: the stream ended", what)
+		}
+		return m
+	case <-time.After(replicaTimeout):
+		t.Fatalf("%s: nothing within %s", what, replicaTimeout)
+	}
+	return nil
+}
+
+// TestLegacyFormNeedsAffinity shows, message by message, what a
+// 2025-11-25 form confirmation needs from a balancer: the replica that
+// pushed the form waits for the answer itself. Posted to another replica,
+// the answer is refused there and the create stays waiting (no job);
+// posted to the replica that asked, the create completes.
+func TestLegacyFormNeedsAffinity(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	a, b := c.replicas[0].url, c.replicas[1].url
+	ls := &legacySession{t: t}
+	resp := ls.request(a, "initialize", map[string]any{"protocolVersion": mcp.ProtocolVersion20251125,
+		"capabilities": map[string]any{"elicitation": map[string]any{}}, "clientInfo": map[string]any{"name": "raw", "version": "1"}})
+	ls.id = resp.Header.Get("Mcp-Session-Id")
+	nextMessage(t, messages(resp), "initialize")
+	if ls.id == "" {
+		t.Fatal("no Mcp-Session-Id")
+	}
+	note := ls.post(a, map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+	_ = note.Body.Close()
+
+	pv := nextMessage(t, messages(ls.request(a, "tools/call", map[string]any{"name": "preview_bulk_delete",
+		"arguments": map[string]any{"s_query": c.leads("Lima", 2)}})), "preview")
+	sc, _ := pv["result"].(map[string]any)["structuredContent"].(map[string]any)
+	plan, _ := sc["plan_id"].(string)
+	phrase, _ := sc["confirmation_phrase"].(string)
+	if plan == "" || phrase == "" {
+		t.Fatalf("preview: %v", pv)
+	}
+
+	stream := messages(ls.request(a, "tools/call", map[string]any{"name": "create_bulk_delete", "arguments": map[string]any{"plan_id": plan}}))
+	ask := nextMessage(t, stream, "the form")
+	if ask["method"] != "elicitation/create" {
+		t.Fatalf("replica A did not push a form: %v", ask)
+	}
+	answer := map[string]any{"jsonrpc": "2.0", "id": ask["id"],
+		"result": map[string]any{"action": "accept", "content": map[string]any{"phrase": phrase}}}
+	jobs := len(c.sb.Jobs())
+
+	wrong := ls.post(b, answer)
+	_ = wrong.Body.Close()
+	if wrong.StatusCode == http.StatusAccepted {
+		t.Fatalf("replica B accepted an answer to a form it never showed")
+	}
+	select {
+	case m := <-stream:
+		t.Fatalf("the create finished with its answer on another replica: %v", m)
+	case <-time.After(2 * time.Second):
+	}
+	if n := len(c.sb.Jobs()); n != jobs {
+		t.Fatalf("%d jobs started from an answer on the wrong replica", n-jobs)
+	}
+
+	right := ls.post(a, answer)
+	_ = right.Body.Close()
+	if right.StatusCode != http.StatusAccepted {
+		t.Fatalf("replica A answered %d to its own form's answer", right.StatusCode)
+	}
+	done := nextMessage(t, stream, "the create")
+	res, _ := done["result"].(map[string]any)
+	if res == nil || res["isError"] == true {
+		t.Fatalf("create after the answer reached A: %v", done)
+	}
+	if n := len(c.sb.Jobs()); n != jobs+1 {
+		t.Fatalf("%d jobs, want 1", n-jobs)
+	}
 }
