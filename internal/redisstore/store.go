@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -74,15 +75,39 @@ var (
 
 // Open connects to the Redis at rawURL (redis:// or rediss://, as
 // redis.ParseURL reads it: password, database, TLS) and checks that it
-// answers.
+// answers. A URL with cluster=true, or with addr= parameters naming more
+// nodes, opens a Redis Cluster client instead (redis.ParseClusterURL):
+// every script touches one key, and every key a principal owns carries
+// its hash tag, so nothing here crosses slots.
 func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
-	opt, err := redis.ParseURL(rawURL)
+	// The parsers' messages may quote the URL, which may hold a password.
+	errBad := errors.New("redisstore: the store URL is not a valid redis:// or rediss:// URL")
+	u, err := url.Parse(rawURL)
 	if err != nil {
-		// ParseURL's message may quote the URL, which may hold a password.
-		return nil, errors.New("redisstore: the store URL is not a valid redis:// or rediss:// URL")
+		return nil, errBad
 	}
-	tuneClient(opt, o)
-	s := New(redis.NewClient(opt), o)
+	var rdb redis.UniversalClient
+	if q := u.Query(); q.Get("cluster") == "true" || q.Has("addr") {
+		q.Del("cluster")
+		u.RawQuery = q.Encode()
+		copt, err := redis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, errBad
+		}
+		t := timeout(o)
+		copt.DialTimeout, copt.ReadTimeout, copt.WriteTimeout = t, t, t
+		copt.ContextTimeoutEnabled = true
+		copt.MaxRetries = -1 // as tuneClient says; MOVED redirects still follow
+		rdb = redis.NewClusterClient(copt)
+	} else {
+		opt, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, errBad
+		}
+		tuneClient(opt, o)
+		rdb = redis.NewClient(opt)
+	}
+	s := New(rdb, o)
 	if err := s.Ping(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -92,10 +117,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
 
 // tuneClient makes the client fail fast and never resend by itself.
 func tuneClient(opt *redis.Options, o Options) {
-	t := o.Timeout
-	if t <= 0 {
-		t = DefaultTimeout
-	}
+	t := timeout(o)
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = t, t, t
 	opt.ContextTimeoutEnabled = true
 	// A claim or a nonce spend whose answer was lost must not be sent
@@ -103,6 +125,13 @@ func tuneClient(opt *redis.Options, o Options) {
 	// spent) by the first and refuse the caller that holds it. One attempt,
 	// and a refusal when it fails, is safe; a retry is the caller's.
 	opt.MaxRetries = -1
+}
+
+func timeout(o Options) time.Duration {
+	if o.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return o.Timeout
 }
 
 // New wraps a client the caller built (for example a redis.ClusterClient).

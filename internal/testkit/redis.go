@@ -19,6 +19,7 @@ type Redis struct {
 	t    testing.TB
 	bin  string
 	dir  string
+	args []string
 	port int
 
 	mu     sync.Mutex
@@ -29,10 +30,11 @@ type Redis struct {
 // StartRedis runs a real redis-server for t: its own process on a free
 // loopback port, in a temporary directory, with persistence off, stopped
 // when t ends. It fails t (never skips) when it cannot start one, so a CI
-// without redis-server is red, not silently green.
-func StartRedis(t testing.TB) *Redis {
+// without redis-server is red, not silently green. args are added to
+// redis-server's own.
+func StartRedis(t testing.TB, args ...string) *Redis {
 	t.Helper()
-	s, err := LaunchRedis(t.TempDir())
+	s, err := LaunchRedis(t.TempDir(), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,13 +45,14 @@ func StartRedis(t testing.TB) *Redis {
 
 // LaunchRedis is StartRedis for benchmark commands, which have no
 // testing.TB: the server works in dir, and the caller stops it (Restart
-// is for tests only).
-func LaunchRedis(dir string) (*Redis, error) {
+// is for tests only). args are added to redis-server's own (e.g.
+// "--cluster-enabled", "yes").
+func LaunchRedis(dir string, args ...string) (*Redis, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server is needed and was not found (%v): install it with `apt-get install -y redis-server` (.ci/run does)", err)
 	}
-	s := &Redis{bin: bin, dir: dir}
+	s := &Redis{bin: bin, dir: dir, args: args}
 	var last error
 	// A free port can be taken by someone else between finding and
 	// binding it; a few tries make that race harmless.
@@ -112,6 +115,7 @@ func (s *Redis) start() error {
 		"--daemonize", "no",
 		"--loglevel", "warning",
 	)
+	cmd.Args = append(cmd.Args, s.args...)
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
