@@ -142,8 +142,8 @@ func TestLookups(t *testing.T) {
 	if code != 200 || strings.Join(labels, ",") != "Potential,Qualified,Bad Fit,Customer,Canceled" {
 		t.Fatalf("statuses: %d %v", code, labels)
 	}
-	if _, has := m["has_more"]; has {
-		t.Error("/status/lead/ has no has_more in Close")
+	if m["has_more"] != false || m["data"].([]any)[0].(map[string]any)["color"] != nil {
+		t.Errorf("/status/lead/ has has_more false and a null color by default: %v", m)
 	}
 
 	code, m, _ = e.do("GET", "/api/v1/custom_field/lead/", nil)

@@ -240,7 +240,7 @@ func (c *call) updateJob(id string) {
 		switch want {
 		case "paused":
 			switch j.status {
-			case "created", "processing", "resuming":
+			case "created", "loading", "processing", "resuming":
 				j.status, j.pausedAt = "paused", now
 			case "paused":
 			default:
@@ -291,8 +291,8 @@ func (s *Server) stepped() {
 	}
 }
 
-// run is a job's runner: created/resuming → processing (the match set is
-// fixed the first time), then batches of deletes paced by DeleteRate until
+// run is a job's runner: created → loading, loading/resuming → processing
+// (the match set is fixed the first time), then batches of deletes paced by DeleteRate until
 // done. A paused job waits for a resume.
 func (s *Server) run(j *job) {
 	defer s.wg.Done()
@@ -320,7 +320,13 @@ func (s *Server) run(j *job) {
 				}
 			}
 			continue
-		case "created", "resuming":
+		case "created":
+			// Close lists loading between created and processing
+			// (docs/close-api.md §1.4 [SPEC enum, order INF]): the
+			// runner's first step; the matches are loaded by the next.
+			j.status = "loading"
+			j.updated = s.now()
+		case "loading", "resuming":
 			if !j.fixed {
 				s.fix(j)
 			}
@@ -403,12 +409,20 @@ func (s *Server) fix(j *job) {
 func (s *Server) deleteBatch(j *job) int {
 	end := min(j.pos+s.opts.BatchSize, len(j.matches))
 	at := s.now().UnixNano()
+	o := origin{userID: j.createdBy, meta: map[string]any{"bulk_action_id": j.id}}
 	for _, i := range j.matches[j.pos:end] {
+		// An object written through the API since the set was fixed may
+		// have moved to a new row (see mover).
+		i := int32(s.st.current(j.u, int(i)))
 		if j.u == uLead {
-			s.st.deleteLead(int(i), at)
+			if s.st.deleteLead(int(i), at) {
+				s.logDeleted(o, uLead, int(i), at)
+			}
 			continue
 		}
-		s.st.deleteContact(int(i), at)
+		if s.st.deleteContact(int(i), at) {
+			s.logDeleted(o, uContact, int(i), at)
+		}
 		j.leadsSeen[s.st.t[uContact].parent[i]] = true
 	}
 	n := end - j.pos

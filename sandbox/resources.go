@@ -91,16 +91,17 @@ func orEmpty(a []any) []any {
 	return a
 }
 
-// statuses answers GET /status/lead/: everything at once, no has_more
-// (close-api.md §4.5 [OBS]).
+// statuses answers GET /status/lead/: everything at once, with has_more
+// false and each status's color (null unless set), as the reference shows
+// it (docs/close-sandbox-api.md §1 [DOC]).
 func (c *call) statuses(string) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
 	data := []any{}
 	for _, s := range c.s.st.statuses {
-		data = append(data, map[string]any{"id": s.ID, "label": s.Label, "organization_id": c.s.st.orgID})
+		data = append(data, c.s.leadStatusJSON(s))
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"data": data})
+	writeJSON(c.w, http.StatusOK, map[string]any{"data": data, "has_more": false})
 }
 
 func (c *call) customFields(string) {
@@ -187,25 +188,19 @@ func (c *call) leads(string) {
 			break
 		}
 		if seen >= skip {
-			data = append(data, c.selectFields(c.s.st.leadJSON(i)))
+			data = append(data, c.leadFields(c.s.st.leadJSON(i)))
 		}
 		seen++
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"data": data, "has_more": more})
 }
 
-func (c *call) lead(id string) { c.object(uLead, id, (*store).leadJSON) }
-
-// deleteLead is DELETE /lead/{id}/: 200 {} then 404 (close-api.md §8.4).
-func (c *call) deleteLead(id string) {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	i, ok := c.s.st.t[uLead].byID[id]
-	if !ok || !c.s.st.deleteLead(int(i), c.s.now().UnixNano()) {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
-		return
+func (c *call) lead(id string) {
+	c.s.mu.RLock()
+	defer c.s.mu.RUnlock()
+	if i, ok := c.liveIndex(uLead, id); ok {
+		writeJSON(c.w, http.StatusOK, c.leadFields(c.s.st.leadJSON(i)))
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
 
 func (c *call) contact(id string) { c.object(uContact, id, (*store).contactJSON) }

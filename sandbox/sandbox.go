@@ -97,6 +97,14 @@ type Options struct {
 	IndexLag time.Duration
 	// Logger gets debug lines (requests, job progress); nil discards.
 	Logger *slog.Logger
+	// APIKeys are further keys of the organization, each with its own
+	// per-key rate limit and all sharing the organization's.
+	APIKeys []string
+	// ExportURLTTL is how long an export's download_url works after the
+	// GET that issued it; 0 means 60 s, as Close's presigned links.
+	ExportURLTTL time.Duration
+	// ExportFaults make exports misbehave, for fault tests.
+	ExportFaults ExportFaults
 
 	envErr error
 }
@@ -223,6 +231,8 @@ type Server struct {
 	reqMu sync.Mutex
 	reqs  map[string]int // "METHOD /api/v1/path/" → count
 
+	api *apiState // events, exports, keys (guarded by mu)
+
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -287,6 +297,7 @@ func New(o Options) (*Server, error) {
 		stop:    make(chan struct{}),
 	}
 	s.setFaultsLocked(f)
+	s.api = newAPIState(o)
 	t0 := now()
 	var err error
 	if o.LoadExport != "" {

@@ -1,0 +1,56 @@
+package sandbox
+
+// apiRoutes are the routes of the API surface beyond bulk delete and
+// search (docs/close-sandbox-api.md). It reports whether seg is one of
+// them, setting the method table and the path argument.
+func (s *Server) apiRoutes(seg []string, m *map[string]handler, arg *string) bool {
+	is := func(p ...string) bool {
+		if len(p) != len(seg) {
+			return false
+		}
+		for i := range p {
+			if p[i] != "*" && p[i] != seg[i] {
+				return false
+			}
+		}
+		return true
+	}
+	type h = map[string]handler
+	switch {
+	case is("lead"):
+		*m = h{"GET": (*call).leads, "POST": (*call).createLead}
+	case is("lead", "*"):
+		*m, *arg = h{"GET": (*call).lead, "PUT": (*call).updateLead, "DELETE": (*call).deleteLead}, seg[1]
+	case is("contact"):
+		*m = h{"GET": (*call).listContacts, "POST": (*call).createContact}
+	case is("contact", "*"):
+		*m, *arg = h{"GET": (*call).contact, "PUT": (*call).updateContact, "DELETE": (*call).deleteContact}, seg[1]
+	case is("status", "lead"):
+		*m = h{"GET": (*call).statuses, "POST": (*call).createLeadStatus}
+	case is("status", "lead", "*"):
+		*m, *arg = h{"GET": (*call).getLeadStatus, "PUT": (*call).updateLeadStatus, "DELETE": (*call).deleteLeadStatus}, seg[2]
+	case is("custom_field", "lead"):
+		*m = h{"GET": (*call).customFields, "POST": (*call).createCustomField}
+	case is("custom_field", "lead", "*"):
+		*m, *arg = h{"GET": (*call).getCustomField, "PUT": (*call).updateCustomField, "DELETE": (*call).deleteCustomField}, seg[2]
+	case is("saved_search"):
+		*m = h{"GET": (*call).savedSearches, "POST": (*call).createSavedSearch}
+	case is("saved_search", "*"):
+		*m, *arg = h{"GET": (*call).savedSearch, "PUT": (*call).updateSavedSearch, "DELETE": (*call).deleteSavedSearch}, seg[1]
+	case is("organization", "*"):
+		*m, *arg = h{"GET": (*call).organization, "PUT": (*call).updateOrganization}, seg[1]
+	case is("event"):
+		*m = h{"GET": (*call).listEvents}
+	case is("event", "*"):
+		*m, *arg = h{"GET": (*call).getEvent}, seg[1]
+	case is("export"):
+		*m = h{"GET": (*call).listExports}
+	case is("export", "lead"):
+		*m = h{"GET": (*call).listExports, "POST": (*call).createExport}
+	case is("export", "*"), is("export", "lead", "*"):
+		*m, *arg = h{"GET": (*call).getExport}, seg[len(seg)-1]
+	default:
+		return false
+	}
+	return true
+}
