@@ -251,8 +251,6 @@ func TestRejectedQueries(t *testing.T) {
 		{"boolean on text", leads(fc("lead", "name", `{"type":"boolean","value":true}`)), nil, "query", `condition "boolean" cannot be used`},
 		{"wrong reference type", leads(fc("lead", "status_id", `{"type":"reference","reference_type":"user","object_ids":["x"]}`)), nil, "query", `reference_type "user" does not fit lead.status_id`},
 		{"current_user on a status", leads(fc("lead", "status_id", `{"type":"current_user"}`)), nil, "query", `needs a user field`},
-		{"related opportunity", leads(related("lead", "opportunity", `{"type":"match_all"}`)), nil, "query", `related_object_type "opportunity" is not supported by the sandbox`},
-		{"related custom activity", leads(related("lead", "activity.custom_activity", `{"type":"match_all"}`)), nil, "query", `related_object_type "activity.custom_activity" is not supported`},
 		{"related siblings", contacts(related("contact", "address", `{"type":"match_all"}`)), nil, "query", `contact objects have no related address objects`},
 		{"this_object_type mismatch", leads(related("contact", "lead", `{"type":"match_all"}`)), nil, "query", `this_object_type "contact" does not match the objects filtered here (lead) at /queries/1/this_object_type`},
 		{"unknown object_type", and(`{"type":"object_type","object_type":"lead"}`, or(`{"type":"object_type","object_type":"planet"}`)), nil, "query", `object_type "planet" is not supported`},

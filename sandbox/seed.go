@@ -103,6 +103,7 @@ func seedMeta(st *store, seed int64, now time.Time) {
 	st.addCustomField(&customField{ID: randID(r, "cf_"), Name: "Employees", Type: "number", Created: start})
 	st.addCustomField(&customField{ID: randID(r, "cf_"), Name: "Annual Revenue", Type: "number", Created: start})
 	st.addCustomField(&customField{ID: randID(r, "cf_"), Name: "Contract Start", Type: "date", Created: start})
+	seedGraphMeta(st, r, start)
 	st.idRand = rand.New(rand.NewPCG(uint64(seed), 0xadd1ead))
 }
 
