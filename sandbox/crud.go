@@ -76,6 +76,22 @@ func parsePhones(raw json.RawMessage, key string, bad badFields) []PhoneSpec {
 	return out
 }
 
+func parseURLs(raw json.RawMessage, key string, bad badFields) []URLSpec {
+	var in []struct {
+		URL  string `json:"url"`
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &in); err != nil {
+		bad.add(key, "Input should be a list of {\"url\", \"type\"} objects")
+		return nil
+	}
+	out := make([]URLSpec, 0, len(in))
+	for _, u := range in {
+		out = append(out, URLSpec{URL: u.URL, Type: u.Type})
+	}
+	return out
+}
+
 // normalizePhone writes a number as E.164 the way Close stores it: a
 // leading + is kept, a bare 10-digit number is taken as North American
 // [INF: Close guesses the country from the organization's settings].
@@ -92,10 +108,10 @@ func normalizePhone(p string) string {
 	return "+" + d
 }
 
-// contactBody reads a contact object (create, or the changes of an update
-// applied over base). prefix names the fields in errors ("contacts.0.").
-func contactBody(body map[string]json.RawMessage, base ContactSpec, prefix string, bad badFields) ContactSpec {
-	cs := base
+// contactBody reads a contact object to create. prefix names the fields
+// in errors ("contacts.0.").
+func contactBody(body map[string]json.RawMessage, prefix string, bad badFields) ContactSpec {
+	var cs ContactSpec
 	sub := badFields{}
 	if v, ok := sub.str(body, "name"); ok {
 		cs.Name = v
@@ -108,6 +124,9 @@ func contactBody(body map[string]json.RawMessage, base ContactSpec, prefix strin
 	}
 	if raw, ok := body["phones"]; ok && !isNull(raw) {
 		cs.Phones = parsePhones(raw, "phones", sub)
+	}
+	if raw, ok := body["urls"]; ok && !isNull(raw) {
+		cs.URLs = parseURLs(raw, "urls", sub)
 	}
 	for k, v := range sub {
 		bad[prefix+k] = v
@@ -245,7 +264,7 @@ func (c *call) createLead(string) {
 			bad.add("contacts", "Input should be a list of contact objects")
 		}
 		for n, cb := range list {
-			sp.Contacts = append(sp.Contacts, contactBody(cb, ContactSpec{}, fmt.Sprintf("contacts.%d.", n), bad))
+			sp.Contacts = append(sp.Contacts, contactBody(cb, fmt.Sprintf("contacts.%d.", n), bad))
 		}
 	}
 	if raw, ok := body["addresses"]; ok && !isNull(raw) {
@@ -322,7 +341,7 @@ func (c *call) updateLead(id string) {
 	}
 	before := st.leadJSON(li)
 	if hasAddrs {
-		li = st.replaceAddresses(li, addrs)
+		st.replaceAddresses(li, addrs)
 	}
 	cols := st.t[uLead].cols
 	for f, v := range texts {
@@ -383,9 +402,7 @@ func (c *call) deleteLead(id string) {
 	if !ok {
 		return
 	}
-	at := s.now().UnixNano()
-	s.st.deleteLead(li, at)
-	s.logDeleted(c.origin(), uLead, li, at)
+	s.deleting(c.origin(), func() { s.st.deleteLead(li, s.now().UnixNano()) })
 	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
 
@@ -432,7 +449,7 @@ func (c *call) createContact(string) {
 	st := s.st
 	bad := badFields{}
 	leadID, _ := bad.str(body, "lead_id")
-	cs := contactBody(body, ContactSpec{}, "", bad)
+	cs := contactBody(body, "", bad)
 	li := -1
 	if leadID != "" {
 		i, ok := st.t[uLead].byID[leadID]
@@ -460,15 +477,16 @@ func (c *call) createContact(string) {
 		if cs.DateCreated.IsZero() {
 			cs.DateCreated = s.now()
 		}
-		_, ci = st.addContact(li, &cs, c.user.ID)
+		ci = st.addContact(li, &cs, c.user.ID)
+		st.refreshLead(li)
 	}
 	obj := st.contactJSON(ci)
 	s.logEvent(o, "contact", st.t[uContact].ids[ci], st.leadOf(uContact, ci), "created", obj, nil, nil)
 	writeJSON(c.w, http.StatusOK, c.selectFields(obj))
 }
 
-// updateContact is PUT /contact/{id}/: name, title, and emails or phones
-// (each list replaces the old one).
+// updateContact is PUT /contact/{id}/: name, title, and emails, phones or
+// urls (each list replaces the old one).
 func (c *call) updateContact(id string) {
 	body := c.body()
 	if body == nil {
@@ -482,24 +500,56 @@ func (c *call) updateContact(id string) {
 	if !ok {
 		return
 	}
+	ct := st.t[uContact]
 	bad := badFields{}
-	if v, ok := bad.str(body, "lead_id"); ok && v != st.t[uContact].cols["lead_id"].str[ci] {
-		bad.add("lead_id", "A contact cannot be moved to another lead through the sandbox.")
+	if v, ok := bad.str(body, "lead_id"); ok && v != ct.cols["lead_id"].str[ci] {
+		bad.add("lead_id", "The sandbox does not move contacts between leads.")
 	}
-	before := st.contactJSON(ci)
-	cs := contactBody(body, st.contactSpec(ci), "", bad)
+	texts := map[string]string{}
+	for _, f := range []string{"name", "title"} {
+		if v, ok := bad.str(body, f); ok {
+			texts[f] = v
+		}
+	}
+	var emails []EmailSpec
+	var phones []PhoneSpec
+	var urls []URLSpec
+	rawE, hasE := body["emails"]
+	if hasE {
+		emails = parseEmails(rawE, "emails", bad)
+	}
+	rawP, hasP := body["phones"]
+	if hasP {
+		phones = parsePhones(rawP, "phones", bad)
+	}
+	rawU, hasU := body["urls"]
+	if hasU {
+		urls = parseURLs(rawU, "urls", bad)
+	}
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
 	}
-	now := s.now()
-	cs.DateUpdated = now
-	ct := st.t[uContact]
-	creator := ct.cols["created_by"].str[ci]
-	_, nci := st.replaceContact(ci, &cs, creator, c.user.ID)
-	after := st.contactJSON(nci)
+	before := st.contactJSON(ci)
+	for f, v := range texts {
+		st.setText(ct.cols[f], ci, v)
+	}
+	if hasE {
+		st.replaceEmails(ci, emails)
+	}
+	if hasP {
+		st.replacePhones(ci, phones)
+	}
+	if hasU {
+		st.replaceURLs(ci, urls)
+	}
+	ct.cols["date_updated"].tm[ci] = s.now().UnixMicro()
+	ct.cols["updated_by"].str[ci] = c.user.ID
+	st.refreshContact(ci)
+	st.refreshLead(int(ct.parent[ci]))
+	after := st.contactJSON(ci)
 	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), "contact", id, st.leadOf(uContact, nci), "updated", after, prev, changed)
+	s.logEvent(c.origin(), "contact", id, st.leadOf(uContact, ci), "updated", after, prev, changed)
 	writeJSON(c.w, http.StatusOK, c.selectFields(after))
 }
 
@@ -512,22 +562,9 @@ func (c *call) deleteContact(id string) {
 	if !ok {
 		return
 	}
-	at := s.now().UnixNano()
-	s.st.deleteContact(ci, at)
+	s.deleting(c.origin(), func() { s.st.deleteContact(ci, s.now().UnixNano()) })
 	s.st.refreshLead(int(s.st.t[uContact].parent[ci]))
-	s.logDeleted(c.origin(), uContact, ci, at)
 	writeJSON(c.w, http.StatusOK, map[string]any{})
-}
-
-// objectJSON renders object i of kind u for an event.
-func (st *store) objectJSON(u uni, i int) map[string]any {
-	switch u {
-	case uLead:
-		return st.leadJSON(i)
-	case uContact:
-		return st.contactJSON(i)
-	}
-	return map[string]any{"id": st.t[u].ids[i]}
 }
 
 // leadFields applies _fields to a lead, with Close's two special values:

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -39,6 +40,8 @@ type apiState struct {
 	secret   [32]byte // signs download links
 
 	keys map[string]string // API key → its id (api_…)
+	// cur is the origin of the deletes being made (deleting).
+	cur *origin
 	// colors of the lead statuses that have one, by status id.
 	colors map[string]string
 }
@@ -82,15 +85,6 @@ func (s *Server) validKey(k string) bool {
 	return ok
 }
 
-// objRef names a stored object whose event data is rendered when the
-// event is read: a deleted object's row stays in its table unchanged, so
-// previous_data costs nothing until someone asks for it.
-type objRef struct {
-	u  uni
-	i  int32
-	at int64 // when it was deleted (unix nanoseconds)
-}
-
 // event is one entry of the event log.
 type event struct {
 	seq                          int
@@ -102,7 +96,9 @@ type event struct {
 	changed                      []string
 	meta                         map[string]any
 	data, prev                   map[string]any
-	prevRef                      *objRef
+	// prevJSON is a deleted object's previous_data, kept as JSON: a bulk
+	// delete of many leads keeps one compact copy of each.
+	prevJSON json.RawMessage
 }
 
 // origin is who and what caused an event: a request (user, key, request
@@ -132,29 +128,45 @@ func (s *Server) logEvent(o origin, objectType, objectID, leadID, action string,
 	return e
 }
 
-// logDeleted records the deleted events of object i of kind u and of the
-// objects its deletion took with it (those deleted at the same instant),
-// children first. Their previous_data is rendered from the rows when read.
-func (s *Server) logDeleted(o origin, u uni, i int, at int64) {
-	st := s.st
-	t := st.t[u]
-	for k, spans := range t.kids {
-		if spans == nil || uni(k) == uEmail || uni(k) == uPhone || uni(k) == uAddress {
-			continue // parts of their owner, without ids or events of their own
-		}
-		sp := spans[i]
-		for j := sp.off; j < sp.off+sp.n; j++ {
-			if st.t[k].dead[j] == at {
-				s.logDeleted(o, uni(k), int(j), at)
-			}
-		}
-	}
-	e := s.logEvent(o, eventType(u), t.ids[i], st.leadOf(u, i), "deleted", nil, nil, nil)
-	e.prevRef = &objRef{u: u, i: int32(i), at: at}
+// deleting runs del (which deletes through store.deleteObject) with o as
+// the origin of the deleted events the delete hook records. The caller
+// holds mu for writing.
+func (s *Server) deleting(o origin, del func()) {
+	s.api.cur = &o
+	defer func() { s.api.cur = nil }()
+	del()
 }
 
-// eventType is the object_type of events about objects of kind u.
-func eventType(u uni) string { return uniName[u] }
+// onDelete is the store's delete hook: every object a delete removes gets
+// a deleted event with its previous data, and a bulk delete's id in meta
+// (docs/close-api.md §1.5). Parts without ids of their own (emails,
+// phones, addresses, urls) are part of their owner's previous_data.
+func (s *Server) onDelete(kind, id, leadID string, previous map[string]any, bulkActionID string) {
+	if id == "" {
+		return
+	}
+	o := origin{}
+	if s.api.cur != nil {
+		o = *s.api.cur
+	}
+	if bulkActionID != "" {
+		o.meta = map[string]any{"bulk_action_id": bulkActionID}
+	}
+	e := s.logEvent(o, eventType(kind), id, leadID, "deleted", nil, nil, nil)
+	if b, err := json.Marshal(previous); err == nil {
+		e.prevJSON = b
+	}
+}
+
+// eventType is the object_type of events about objects of a kind: Close
+// names task events task.lead [DOC list of events; the others are the
+// kind's own name].
+func eventType(kind string) string {
+	if kind == "task" {
+		return "task.lead"
+	}
+	return kind
+}
 
 // leadOf is the id of the lead object i of kind u belongs to (itself for
 // a lead).
@@ -162,39 +174,16 @@ func (st *store) leadOf(u uni, i int) string {
 	return st.t[uLead].ids[st.ancestor(u, i, uLead)]
 }
 
-// renderAt renders a deleted object as it was when deleted: its children
-// deleted with it (at the same instant) are still part of it.
-func (st *store) renderAt(r objRef) map[string]any {
-	switch r.u {
-	case uLead:
-		obj := st.leadJSON(int(r.i))
-		contacts, ids := []any{}, []any{}
-		ct := st.t[uContact]
-		sp := st.t[uLead].kids[uContact][r.i]
-		for j := sp.off; j < sp.off+sp.n; j++ {
-			if d := ct.dead[j]; d == 0 || d == r.at {
-				contacts = append(contacts, st.contactJSON(int(j)))
-				ids = append(ids, ct.ids[j])
-			}
-		}
-		obj["contacts"], obj["contact_ids"] = contacts, ids
-		return obj
-	case uContact:
-		return st.contactJSON(int(r.i))
-	}
-	return st.objectJSON(r.u, int(r.i))
-}
-
 func (st *store) eventJSON(e *event, orgID string) map[string]any {
-	data, prev := e.data, e.prev
-	if e.prevRef != nil {
-		prev = st.renderAt(*e.prevRef)
-	}
-	if data == nil {
-		data = map[string]any{}
-	}
-	if prev == nil {
+	var data, prev any = e.data, e.prev
+	switch {
+	case e.prevJSON != nil:
+		prev = e.prevJSON
+	case e.prev == nil:
 		prev = map[string]any{}
+	}
+	if e.data == nil {
+		data = map[string]any{}
 	}
 	changed := e.changed
 	if changed == nil {

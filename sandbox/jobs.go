@@ -409,21 +409,13 @@ func (s *Server) fix(j *job) {
 func (s *Server) deleteBatch(j *job) int {
 	end := min(j.pos+s.opts.BatchSize, len(j.matches))
 	at := s.now().UnixNano()
-	o := origin{userID: j.createdBy, meta: map[string]any{"bulk_action_id": j.id}}
+	s.api.cur = &origin{userID: j.createdBy}
+	defer func() { s.api.cur = nil }()
 	for _, i := range j.matches[j.pos:end] {
-		// An object written through the API since the set was fixed may
-		// have moved to a new row (see mover).
-		i := int32(s.st.current(j.u, int(i)))
-		if j.u == uLead {
-			if s.st.deleteLead(int(i), at) {
-				s.logDeleted(o, uLead, int(i), at)
-			}
-			continue
+		s.st.deleteObject(j.u, int(i), at, j.id)
+		if j.u == uContact {
+			j.leadsSeen[s.st.t[uContact].parent[i]] = true
 		}
-		if s.st.deleteContact(int(i), at) {
-			s.logDeleted(o, uContact, int(i), at)
-		}
-		j.leadsSeen[s.st.t[uContact].parent[i]] = true
 	}
 	n := end - j.pos
 	j.pos = end

@@ -465,3 +465,13 @@ func (c *call) updateOrganization(id string) {
 	s.logEvent(c.origin(), "organization", id, "", "updated", after, prev, changed)
 	writeJSON(c.w, http.StatusOK, after)
 }
+
+// removeCustomField drops a lead custom field and its column.
+func (st *store) removeCustomField(cf *customField) {
+	lt := st.t[uLead]
+	delete(lt.cols, cf.col.name)
+	lt.order = slices.DeleteFunc(lt.order, func(c *column) bool { return c == cf.col })
+	st.cfs = slices.DeleteFunc(st.cfs, func(c *customField) bool { return c == cf })
+	delete(st.cfByID, cf.ID)
+	st.gen++
+}

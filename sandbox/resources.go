@@ -276,19 +276,15 @@ func (st *store) leadJSON(i int) map[string]any {
 	}
 	contacts := []any{}
 	ids := []any{}
-	s := lt.kids[uContact][i]
-	for j := s.off; j < s.off+s.n; j++ {
-		if st.t[uContact].dead[j] == 0 {
-			contacts = append(contacts, st.contactJSON(int(j)))
-			ids = append(ids, st.t[uContact].ids[j])
-		}
+	for _, j := range st.liveKids(uLead, i, uContact) {
+		contacts = append(contacts, st.contactJSON(j))
+		ids = append(ids, st.t[uContact].ids[j])
 	}
 	obj["contacts"] = contacts
 	obj["contact_ids"] = ids
 	addrs := []any{}
-	s = lt.kids[uAddress][i]
-	for j := s.off; j < s.off+s.n; j++ {
-		addrs = append(addrs, st.addressJSON(int(j)))
+	for _, j := range st.liveKids(uLead, i, uAddress) {
+		addrs = append(addrs, st.addressJSON(j))
 	}
 	obj["addresses"] = addrs
 	for _, cf := range st.cfs {
@@ -313,23 +309,35 @@ func (st *store) contactJSON(i int) map[string]any {
 	ct := st.t[uContact]
 	c := ct.cols
 	emails := []any{}
-	s := ct.kids[uEmail][i]
 	ec := st.t[uEmail].cols
-	for j := int(s.off); j < int(s.off+s.n); j++ {
+	for _, j := range st.liveKids(uContact, i, uEmail) {
 		emails = append(emails, map[string]any{"email": ec["email"].str[j], "type": ec["type"].str[j], "is_unsubscribed": ec["is_unsubscribed"].bl[j] == 1})
 	}
 	phones := []any{}
-	s = ct.kids[uPhone][i]
 	pc := st.t[uPhone].cols
-	for j := int(s.off); j < int(s.off+s.n); j++ {
+	for _, j := range st.liveKids(uContact, i, uPhone) {
 		p := pc["phone"].str[j]
 		phones = append(phones, map[string]any{"phone": p, "phone_formatted": formatPhone(p), "type": pc["type"].str[j]})
 	}
-	return map[string]any{
+	urls := []any{}
+	uc := st.t[uURL].cols
+	for _, j := range st.liveKids(uContact, i, uURL) {
+		urls = append(urls, map[string]any{"url": uc["url"].str[j], "type": uc["type"].str[j]})
+	}
+	obj := map[string]any{
 		"id": ct.ids[i], "lead_id": c["lead_id"].str[i], "organization_id": st.orgID,
 		"name": c["name"].value(i), "display_name": c["display_name"].str[i], "title": c["title"].value(i),
-		"emails": emails, "phones": phones, "urls": []any{},
+		"emails": emails, "phones": phones, "urls": urls,
 		"created_by": c["created_by"].value(i), "updated_by": c["updated_by"].value(i),
 		"date_created": c["date_created"].value(i), "date_updated": c["date_updated"].value(i),
 	}
+	// contact custom fields, flat as on leads
+	for _, col := range ct.order {
+		if col.cf != nil {
+			if v := col.value(i); v != nil {
+				obj[col.name] = v
+			}
+		}
+	}
+	return obj
 }
