@@ -67,7 +67,7 @@ func TestRoutingAndErrors(t *testing.T) {
 		want                     int
 		wantErr                  string // the {"error"} message, if any
 	}{
-		{"unknown path", "GET", "/api/v1/opportunity/", "", 404, "Not found."},
+		{"unknown path", "GET", "/api/v1/widget/", "", 404, "Not found."},
 		{"outside the API", "GET", "/v2/me/", "", 404, "Not found."},
 		{"wrong method", "DELETE", "/api/v1/me/", "", 405, "Method not allowed."},
 		{"wrong method on jobs", "DELETE", "/api/v1/bulk_action/delete/", "", 405, "Method not allowed."},

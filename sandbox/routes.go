@@ -16,7 +16,27 @@ func (s *Server) apiRoutes(seg []string, m *map[string]handler, arg *string) boo
 		return true
 	}
 	type h = map[string]handler
+	if graphRoutes(seg, m, arg) {
+		return true
+	}
 	switch {
+	case is("status", "opportunity"):
+		*m = h{"GET": (*call).listOppStatuses, "POST": (*call).createOppStatus}
+	case is("status", "opportunity", "*"):
+		*m, *arg = h{"PUT": (*call).updateOppStatus, "DELETE": (*call).deleteOppStatus}, seg[2]
+	case is("pipeline"):
+		*m = h{"GET": (*call).listPipelines, "POST": (*call).createPipeline}
+	case is("pipeline", "*"):
+		*m, *arg = h{"GET": (*call).getPipeline, "PUT": (*call).updatePipeline, "DELETE": (*call).deletePipeline}, seg[1]
+	case len(seg) >= 2 && seg[0] == "custom_field" && cfKinds[seg[1]] != nil && len(seg) <= 3:
+		kind := seg[1]
+		if len(seg) == 2 {
+			*m = h{"GET": func(c *call, _ string) { c.listObjectCFs(kind) }, "POST": func(c *call, _ string) { c.createObjectCF(kind) }}
+		} else {
+			*m, *arg = h{"GET": func(c *call, id string) { c.getObjectCF(kind, id) },
+				"PUT":    func(c *call, id string) { c.updateObjectCF(kind, id) },
+				"DELETE": func(c *call, id string) { c.deleteObjectCF(kind, id) }}, seg[2]
+		}
 	case is("lead"):
 		*m = h{"GET": (*call).leads, "POST": (*call).createLead}
 	case is("lead", "*"):
