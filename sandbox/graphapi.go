@@ -669,6 +669,9 @@ func (c *call) updateObjectCF(kind, id string) {
 	if has && strings.TrimSpace(name) == "" {
 		bad.add("name", "This field may not be blank.")
 	}
+	if t, ok := bad.str(body, "type"); ok && t != cf.Type {
+		bad.add("type", "The type of a custom field cannot be changed.")
+	}
 	var choices []string
 	raw, hasChoices := body["choices"]
 	if hasChoices {

@@ -2,9 +2,11 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bulkguard/bulkguard/schema"
 )
@@ -299,7 +301,7 @@ func (c *call) deleteCustomField(id string) {
 
 // savedSearchBody reads name, s_query (the {query, results_limit, sort}
 // wrapper, whose query must be valid) and is_shared.
-func savedSearchBody(body map[string]json.RawMessage, v *smartView, create bool, bad badFields) {
+func (c *call) savedSearchBody(body map[string]json.RawMessage, v *smartView, create bool, bad badFields) {
 	if name, ok := bad.str(body, "name"); ok {
 		if strings.TrimSpace(name) == "" {
 			bad.add("name", "This field may not be blank.")
@@ -315,7 +317,9 @@ func savedSearchBody(body map[string]json.RawMessage, v *smartView, create bool,
 		}
 		if err := json.Unmarshal(raw, &w); err != nil || len(w.Query) == 0 {
 			bad.add("s_query", "Input should be an object with a query")
-		} else if _, _, err := schema.DecodeNode(w.Query); err != nil {
+		} else if node, _, err := schema.DecodeNode(w.Query); err != nil {
+			bad.add("s_query.query", err.Error())
+		} else if err := c.checkQuery(node); err != nil {
 			bad.add("s_query.query", err.Error())
 		} else if len(w.Sort) > 0 && !isNull(w.Sort) {
 			if _, err := schema.DecodeSort(w.Sort); err != nil {
@@ -346,7 +350,7 @@ func (c *call) createSavedSearch(string) {
 	defer s.mu.Unlock()
 	v := &smartView{Type: "lead", Created: s.now(), UserID: strPtr(c.user.ID)}
 	bad := badFields{}
-	savedSearchBody(body, v, true, bad)
+	c.savedSearchBody(body, v, true, bad)
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
@@ -374,7 +378,7 @@ func (c *call) updateSavedSearch(id string) {
 	before := s.st.viewJSON(v)
 	next := *v
 	bad := badFields{}
-	savedSearchBody(body, &next, false, bad)
+	c.savedSearchBody(body, &next, false, bad)
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
@@ -474,4 +478,22 @@ func (st *store) removeCustomField(cf *customField) {
 	st.cfs = slices.DeleteFunc(st.cfs, func(c *customField) bool { return c == cf })
 	delete(st.cfByID, cf.ID)
 	st.gen++
+}
+
+// checkQuery evaluates a query once, as Close validates a Smart View's
+// query when it is saved. The caller holds mu.
+func (c *call) checkQuery(node schema.Node) error {
+	u, err := rootType(node)
+	if err != nil {
+		return err
+	}
+	ev := &evaluator{st: c.s.st, now: c.s.now(), loc: time.UTC, user: c.user.ID}
+	if _, err := ev.node(node, u, ""); err != nil {
+		var qe *queryError
+		if errors.As(err, &qe) {
+			return errors.New(qe.msg)
+		}
+		return err
+	}
+	return nil
 }
