@@ -239,7 +239,7 @@ func TestRejectedQueries(t *testing.T) {
 	}{
 		{"unknown node", leads(`{"type":"geo","near":"x"}`), nil, "query", `unknown query type "geo" at /queries/1`},
 		{"unknown condition", leads(fc("lead", "name", `{"type":"geo"}`)), nil, "query", `unknown condition type "geo" at /queries/1/condition`},
-		{"unknown field", leads(fc("lead", "favourite_colour", `{"type":"exists"}`)), nil, "query", `unknown field lead.favourite_colour at /queries/1/field/field_name`},
+		{"unknown field", leads(fc("lead", "favourite_colour", `{"type":"exists"}`)), nil, "query", `unknown field lead.favourite_colour (the sandbox does not model it) at /queries/1/field/field_name`},
 		{"unknown field type", leads(`{"type":"field_condition","field":{"type":"smart_field","name":"x"},"condition":{"type":"exists"}}`), nil, "query", `unknown field type "smart_field" at /queries/1/field`},
 		{"unknown custom field", leads(cfc("cf_nope", `{"type":"exists"}`)), nil, "query", `unknown custom field cf_nope at /queries/1/field/custom_field_id`},
 		{"field of another object", leads(fc("contact", "title", `{"type":"exists"}`)), nil, "query", `field contact.title cannot be used on lead objects`},
@@ -254,7 +254,7 @@ func TestRejectedQueries(t *testing.T) {
 		{"related siblings", contacts(related("contact", "address", `{"type":"match_all"}`)), nil, "query", `contact objects have no related address objects`},
 		{"this_object_type mismatch", leads(related("contact", "lead", `{"type":"match_all"}`)), nil, "query", `this_object_type "contact" does not match the objects filtered here (lead) at /queries/1/this_object_type`},
 		{"unknown object_type", and(`{"type":"object_type","object_type":"lead"}`, or(`{"type":"object_type","object_type":"planet"}`)), nil, "query", `object_type "planet" is not supported`},
-		{"unsearchable root type", and(`{"type":"object_type","object_type":"opportunity"}`), nil, "query", `object_type "opportunity" cannot be searched`},
+		{"unsearchable root type", and(`{"type":"object_type","object_type":"task"}`), nil, "query", `object_type "task" cannot be searched`},
 		{"missing saved search", leads(`{"type":"saved_search","saved_search_id":"save_nope"}`), nil, "query", `saved search save_nope not found at /queries/1/saved_search_id`},
 		{"legacy saved search", leads(fmt.Sprintf(`{"type":"saved_search","saved_search_id":%q}`, legacy)), nil, "query", `has no structured query`},
 		{"contact view on leads", leads(fmt.Sprintf(`{"type":"saved_search","saved_search_id":%q}`, ceos)), nil, "query", `is a contact view and cannot filter lead objects`},

@@ -39,17 +39,19 @@ type namedType struct {
 
 // graphMeta is the organization's metadata for the graph kinds.
 type graphMeta struct {
-	oppStatuses    []oppStatus
-	oppStatusByID  map[string]int
-	pipelines      []pipeline
-	actTypes       []namedType // custom activity types (actitype_…)
-	objTypes       []namedType // custom object types (cotype_…)
-	sequences      []namedType // sequences (seq_…)
-	objectCFs      [numUni][]*customField
-	derived        derivedCache
-	gen            uint64 // bumped by every change of the data
-	onDeleteHook   DeleteHook
-	activityTypeOf [numUni]string // _type of each activity kind in an export
+	oppStatuses   []oppStatus
+	oppStatusByID map[string]int
+	pipelines     []pipeline
+	actTypes      []namedType // custom activity types (actitype_…)
+	objTypes      []namedType // custom object types (cotype_…)
+	sequences     []namedType // sequences (seq_…)
+	objectCFs     [numUni][]*customField
+	derived       derivedCache
+	gen           uint64 // bumped by every change of the data
+	onDeleteHook  DeleteHook
+	// source is the base name of the export the organization was loaded
+	// from ("" for demo data).
+	source string
 }
 
 // DeleteHook is called for every object a delete removes (the object
@@ -543,6 +545,17 @@ func (st *store) graphJSON(li int, obj map[string]any, activities bool) {
 
 // --- accessors for the API and tests --------------------------------------------
 
+// Origin says what the sandbox serves, for start-up messages: the demo
+// organization or the export file it was loaded from.
+func (s *Server) Origin() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.st.source != "" {
+		return fmt.Sprintf("a copy of the Close export %s (%d leads)", s.st.source, s.st.t[uLead].live)
+	}
+	return fmt.Sprintf("demo data (seed %d, %d leads)", s.opts.Seed, s.st.t[uLead].live)
+}
+
 // OppStatusID returns the id of the opportunity status with this label.
 func (s *Server) OppStatusID(label string) (string, bool) {
 	s.mu.RLock()
@@ -579,4 +592,26 @@ func (st *store) pipelineName(id string) string {
 		}
 	}
 	return ""
+}
+
+// contactURLs is a contact's urls as the contact object shows them.
+func (st *store) contactURLs(ci int) []any {
+	out := []any{}
+	uc := st.t[uURL].cols
+	for j := range st.children(uContact, ci, uURL) {
+		if st.t[uURL].dead[j] == 0 {
+			out = append(out, map[string]any{"url": uc["url"].str[j], "type": uc["type"].str[j]})
+		}
+	}
+	return out
+}
+
+// contactCustom adds a contact's custom field values as flat custom.cf_…
+// keys, as Close shows them on leads.
+func (st *store) contactCustom(ci int, obj map[string]any) {
+	for _, cf := range st.objectCFs[uContact] {
+		if v := cf.cols[uContact].value(ci); v != nil {
+			obj["custom."+cf.ID] = v
+		}
+	}
 }

@@ -155,6 +155,7 @@ func seedLeads(st *store, seed int64, n int, now time.Time) {
 	contactBuf := make([]ContactSpec, 3)
 	addrBuf := make([]AddressSpec, 1)
 	var phone []byte
+	graph := newGraphSeeder(st, seed, now)
 	for k := 0; k < n; k++ {
 		sp = LeadSpec{}
 		kindRoll := r.IntN(1000)
@@ -272,6 +273,7 @@ func seedLeads(st *store, seed int64, n int, now time.Time) {
 		} else {
 			custom[cfSource] = "Import"
 		}
+		graph.lead(&sp, status, junk, users)
 		in.spec = &sp
 		in.status = status
 		st.insertLead(in)
