@@ -600,18 +600,21 @@ func (c *call) leadFields(obj map[string]any) map[string]any {
 	return out
 }
 
-// smartFields are the lead's calculated fields that the sandbox can work
-// out from what it stores [DOC names, INF selection].
+// smartFields are the lead's calculated fields (Close's Smart Fields):
+// the roll-ups the sandbox evaluates in queries (rollups.go), by their
+// filter names [DOC names; which of them Close shows as Smart Fields is
+// INF].
 func (st *store) smartFields(obj map[string]any) map[string]any {
 	id, _ := obj["id"].(string)
 	i, ok := st.t[uLead].byID[id]
 	if !ok {
 		return nil
 	}
-	lc := st.t[uLead].cols["last_communication_date"]
-	return map[string]any{
-		"num_contacts":            len(st.liveKids(uLead, int(i), uContact)),
-		"num_addresses":           len(st.liveKids(uLead, int(i), uAddress)),
-		"last_communication_date": lc.value(int(i)),
+	out := map[string]any{}
+	for _, name := range sortedKeys(rollups) {
+		if c, ok := st.derivedCol(uLead, name); ok {
+			out[name] = c.value(int(i))
+		}
 	}
+	return out
 }

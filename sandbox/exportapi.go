@@ -303,35 +303,35 @@ func (s *Server) writeExport(x *export, dropOne bool) {
 }
 
 // exportLeadJSON is a lead as Close's JSON lead export writes it: the lead
-// object (docs/close-api.md §8.1) with its custom fields both as flat
-// custom.cf_… keys and in the deprecated nested custom dict by name (the
-// loader reads either), Smart Fields when asked for.
+// object (docs/close-api.md §8.1) with its opportunities, tasks and custom
+// objects, its activities (each with its _type) when asked for, its
+// custom fields both as flat custom.cf_… keys and in the deprecated nested
+// custom dict by name (the loader reads either; a multi-value field as a
+// list), and its Smart Fields when asked for (docs/close-api.md §6, §9).
 func (st *store) exportLeadJSON(i int, activities, smart bool) map[string]any {
 	obj := st.leadJSON(i)
 	custom := map[string]any{}
 	for _, cf := range st.cfs {
-		if v := cf.col.value(i); v != nil {
-			if cf.Multiple {
-				if s, ok := v.(string); ok {
-					parts := []any{}
-					for _, p := range strings.Split(s, ", ") {
-						parts = append(parts, p)
-					}
-					v = parts
-					obj["custom."+cf.ID] = parts
-				}
-			}
-			custom[cf.Name] = v
+		v := cf.col.value(i)
+		if v == nil {
+			continue
 		}
+		if s, ok := v.(string); ok && cf.Multiple {
+			parts := []any{}
+			for _, p := range strings.Split(s, multiSep) {
+				parts = append(parts, p)
+			}
+			v = parts
+			obj["custom."+cf.ID] = parts
+		}
+		custom[cf.Name] = v
 	}
 	obj["custom"] = custom
+	st.graphJSON(i, obj, activities)
 	if smart {
 		for k, v := range st.smartFields(obj) {
 			obj[k] = v
 		}
-	}
-	if activities {
-		obj["activities"] = []any{}
 	}
 	return obj
 }
