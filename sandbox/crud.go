@@ -437,7 +437,7 @@ func (c *call) listContacts(string) {
 }
 
 // createContact is POST /contact/. Without a lead_id Close makes a new lead
-// for the contact [DOC contacts page].
+// for the contact, named after it [DOC changelog 2025-02-14].
 func (c *call) createContact(string) {
 	body := c.body()
 	if body == nil {
@@ -465,7 +465,8 @@ func (c *call) createContact(string) {
 	o := c.origin()
 	var ci int
 	if li < 0 {
-		in, err := st.resolve(&LeadSpec{CreatedBy: c.user.ID, Contacts: []ContactSpec{cs}}, s.now())
+		// "named after the contact" (Close changelog 2025-02-14 [DOC]).
+		in, err := st.resolve(&LeadSpec{Name: cs.Name, CreatedBy: c.user.ID, Contacts: []ContactSpec{cs}}, s.now())
 		if err != nil {
 			fieldError(c.w, "contact", err.Error())
 			return

@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // events lists the event log with the given query string.
@@ -410,5 +412,121 @@ func TestEventLogPagingAndFilters(t *testing.T) {
 	e.clk.Advance(31 * day)
 	if len(e.events("")) != 0 {
 		t.Error("events older than 30 days are still listed")
+	}
+}
+
+func TestCreatesWithoutALead(t *testing.T) {
+	e := emptyEnv(t)
+	before := e.s.NumLeads()
+	code, c, _ := e.do("POST", "/api/v1/contact/", map[string]any{"name": "Selina Kyle"})
+	if code != 200 || c["lead_id"] == nil {
+		t.Fatalf("contact without a lead: %d %v", code, c)
+	}
+	_, l, _ := e.do("GET", "/api/v1/lead/"+c["lead_id"].(string)+"/", nil)
+	if l["name"] != "Selina Kyle" {
+		t.Errorf("the new lead is named %v, want the contact's name", l["name"])
+	}
+	won, _ := e.s.OppStatusID("Won")
+	code, o, _ := e.do("POST", "/api/v1/opportunity/", map[string]any{"status_id": won, "value": 10})
+	if code != 200 || o["lead_id"] == nil {
+		t.Fatalf("opportunity without a lead: %d %v", code, o)
+	}
+	_, l, _ = e.do("GET", "/api/v1/lead/"+o["lead_id"].(string)+"/", nil)
+	if l["name"] != nil || e.s.NumLeads() != before+2 {
+		t.Errorf("the opportunity's new lead: %v (%d leads)", l["name"], e.s.NumLeads())
+	}
+	if len(e.events("object_type=lead&action=created")) != 2 {
+		t.Error("the leads made for them have no created events")
+	}
+}
+
+func TestPipelineOrdersAndMovesStatuses(t *testing.T) {
+	e := emptyEnv(t)
+	_, l, _ := e.do("GET", "/api/v1/pipeline/", nil)
+	pls := l["data"].([]any)
+	if len(pls) < 2 {
+		t.Fatalf("want two pipelines in the demo org: %v", l)
+	}
+	p0, p1 := pls[0].(map[string]any), pls[1].(map[string]any)
+	var ids []any
+	for _, s := range p0["statuses"].([]any) {
+		ids = append(ids, map[string]any{"id": s.(map[string]any)["id"]})
+	}
+	moved := p1["statuses"].([]any)[0].(map[string]any)["id"]
+	slices.Reverse(ids)
+	ids = append(ids, map[string]any{"id": moved})
+	code, m, _ := e.do("PUT", "/api/v1/pipeline/"+p0["id"].(string)+"/", map[string]any{"statuses": ids})
+	if code != 200 {
+		t.Fatalf("%d %v", code, m)
+	}
+	var got, want []string
+	for _, s := range m["statuses"].([]any) {
+		got = append(got, s.(map[string]any)["id"].(string))
+	}
+	for _, x := range ids {
+		want = append(want, x.(map[string]any)["id"].(string))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	if code, st, _ := e.do("GET", "/api/v1/status/opportunity/"+moved.(string)+"/", nil); code != 200 || st["pipeline_id"] != p0["id"] {
+		t.Errorf("moved status: %d %v", code, st)
+	}
+	e.fieldErr("PUT", "/api/v1/pipeline/"+p0["id"].(string)+"/", map[string]any{"statuses": []any{map[string]any{"id": "stat_nope"}}}, "statuses")
+}
+
+func TestBulkDeleteEvents(t *testing.T) {
+	e := newEnv(t, Options{Leads: 50})
+	var hooked int
+	e.s.SetDeleteHook(func(kind, id, leadID string, prev map[string]any, bulk string) {
+		if kind == "lead" && bulk != "" {
+			hooked++
+		}
+	})
+	q := leads(fc("lead", "status_label", `{"type":"term","values":["Potential"]}`))
+	want := e.count(q)
+	if want == 0 {
+		t.Fatal("no Potential leads to delete")
+	}
+	_, job, _ := e.do("POST", "/api/v1/bulk_action/delete/", `{"s_query":`+q+`}`)
+	jid := job["id"].(string)
+	for range 1000 {
+		if _, m, _ := e.do("GET", "/api/v1/bulk_action/delete/"+jid+"/", nil); m["status"] == "done" {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var deleted []map[string]any
+	cursor := ""
+	for {
+		q := "object_type=lead&action=deleted"
+		if cursor != "" {
+			q += "&_cursor=" + cursor
+		}
+		_, m, _ := e.do("GET", "/api/v1/event/?"+q, nil)
+		for _, d := range m["data"].([]any) {
+			deleted = append(deleted, d.(map[string]any))
+		}
+		if cursor, _ = m["cursor_next"].(string); cursor == "" {
+			break
+		}
+	}
+	if len(deleted) != want || hooked != want {
+		t.Fatalf("%d deleted events and %d hook calls for %d leads", len(deleted), hooked, want)
+	}
+	for _, ev := range deleted {
+		prev := ev["previous_data"].(map[string]any)
+		if ev["meta"].(map[string]any)["bulk_action_id"] != jid || prev["id"] != ev["object_id"] || prev["status_label"] != "Potential" ||
+			ev["user_id"] != e.s.UserID() || ev["lead_id"] != ev["object_id"] {
+			t.Fatalf("event %v", ev)
+		}
+		if _, ok := prev["contacts"]; !ok {
+			t.Fatalf("previous_data without contacts: %v", prev)
+		}
+	}
+	// Their contacts have deleted events too, with the same bulk action.
+	cs := e.events("object_type=contact&action=deleted")
+	if len(cs) == 0 || cs[0]["meta"].(map[string]any)["bulk_action_id"] != jid {
+		t.Errorf("contact events: %v", cs)
 	}
 }

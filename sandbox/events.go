@@ -42,6 +42,8 @@ type apiState struct {
 	keys map[string]string // API key → its id (api_…)
 	// cur is the origin of the deletes being made (deleting).
 	cur *origin
+	// userHook is the delete hook installed with SetDeleteHook.
+	userHook DeleteHook
 	// colors of the lead statuses that have one, by status id.
 	colors map[string]string
 }
@@ -142,6 +144,9 @@ func (s *Server) deleting(o origin, del func()) {
 // (docs/close-api.md §1.5). Parts without ids of their own (emails,
 // phones, addresses, urls) are part of their owner's previous_data.
 func (s *Server) onDelete(kind, id, leadID string, previous map[string]any, bulkActionID string) {
+	if h := s.api.userHook; h != nil {
+		defer h(kind, id, leadID, previous, bulkActionID)
+	}
 	if id == "" {
 		return
 	}

@@ -475,7 +475,8 @@ func (st *store) deleteObject(u uni, i int, at int64, bulkID string) bool {
 // calls for each object it removes.
 func (s *Server) SetDeleteHook(fn DeleteHook) {
 	s.mu.Lock()
-	s.st.onDeleteHook = fn
+	// The event log keeps its own hook; fn runs after it (events.go).
+	s.api.userHook = fn
 	s.mu.Unlock()
 }
 

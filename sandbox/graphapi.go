@@ -137,9 +137,13 @@ func (c *call) createGraph(k uni) {
 	leadID, _ := bad.str(body, "lead_id")
 	lt := st.t[uLead]
 	li, ok := lt.byID[leadID]
-	if leadID == "" {
+	switch {
+	case leadID == "" && k == uOpp:
+		// An opportunity without a lead gets a new, nameless one (Close
+		// changelog 2025-02-14 [DOC]); made below, once the body is valid.
+	case leadID == "":
 		bad.add("lead_id", "This field is required.")
-	} else if !ok || lt.dead[li] != 0 {
+	case !ok || lt.dead[li] != 0:
 		bad.add("lead_id", "Lead does not exist.")
 	}
 	label, _ := bad.str(body, "status")
@@ -152,6 +156,17 @@ func (c *call) createGraph(k uni) {
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
+	}
+	o := c.origin()
+	if leadID == "" {
+		in, err := st.resolve(&LeadSpec{CreatedBy: c.user.ID}, s.now())
+		if err != nil {
+			fieldError(c.w, "lead_id", err.Error())
+			return
+		}
+		li = int32(st.insertLead(in))
+		leadID = lt.ids[li]
+		s.logEvent(o, "lead", leadID, leadID, "created", st.leadJSON(int(li)), nil, nil)
 	}
 	t := st.t[k]
 	i := st.addRow(k, int(li), "")
@@ -186,7 +201,7 @@ func (c *call) createGraph(k uni) {
 		return
 	}
 	obj := st.objectJSON(k, i)
-	s.logEvent(c.origin(), eventType(uniName[k]), t.ids[i], leadID, "created", obj, nil, nil)
+	s.logEvent(o, eventType(uniName[k]), t.ids[i], leadID, "created", obj, nil, nil)
 	writeJSON(c.w, http.StatusOK, c.selectFields(obj))
 }
 
@@ -328,6 +343,17 @@ func (c *call) listOppStatuses(string) {
 		data = append(data, c.selectFields(c.s.oppStatusJSON(o)))
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"data": data, "has_more": false})
+}
+
+func (c *call) getOppStatus(id string) {
+	c.s.mu.RLock()
+	defer c.s.mu.RUnlock()
+	n, ok := c.s.st.oppStatusByID[id]
+	if !ok {
+		errorJSON(c.w, http.StatusNotFound, "Not found.")
+		return
+	}
+	writeJSON(c.w, http.StatusOK, c.selectFields(c.s.oppStatusJSON(c.s.st.oppStatuses[n])))
 }
 
 // createOppStatus is POST /status/opportunity/: label, type (active, won,
@@ -504,7 +530,8 @@ func (c *call) createPipeline(string) {
 	writeJSON(c.w, http.StatusOK, obj)
 }
 
-// updatePipeline renames a pipeline.
+// updatePipeline renames a pipeline, and with `statuses` orders its
+// opportunity statuses, moving in those from other pipelines [DOC].
 func (c *call) updatePipeline(id string) {
 	body := c.body()
 	if body == nil {
@@ -526,7 +553,30 @@ func (c *call) updatePipeline(id string) {
 		fieldErrors(c.w, bad)
 		return
 	}
+	var order []string
+	if raw, ok := body["statuses"]; ok {
+		var list []struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &list); err != nil {
+			bad.add("statuses", "Input should be a list of {\"id\": …} objects")
+		}
+		for _, x := range list {
+			if _, ok := s.st.oppStatusByID[x.ID]; !ok {
+				bad.add("statuses", "Opportunity status "+x.ID+" does not exist.")
+				break
+			}
+			order = append(order, x.ID)
+		}
+	}
+	if len(bad) > 0 {
+		fieldErrors(c.w, bad)
+		return
+	}
 	before := s.pipelineJSON(s.st.pipelines[n])
+	if order != nil {
+		s.st.orderPipeline(id, order)
+	}
 	if has {
 		s.st.pipelines[n].Name = name
 		ot := s.st.t[uOpp]
@@ -721,4 +771,49 @@ func (c *call) deleteObjectCF(kind, id string) {
 	st.gen++
 	s.logEvent(c.origin(), "custom_field."+kind, id, "", "deleted", nil, before, nil)
 	writeJSON(c.w, http.StatusOK, map[string]any{})
+}
+
+// orderPipeline makes ids the statuses of pipeline pid, in that order
+// (moved from other pipelines if need be; the opportunities that have
+// them follow). Statuses of the pipeline not listed keep their place
+// after the listed ones [INF].
+func (st *store) orderPipeline(pid string, ids []string) {
+	listed := map[string]bool{}
+	var moved []oppStatus
+	for _, id := range ids {
+		o := st.oppStatuses[st.oppStatusByID[id]]
+		o.PipelineID = pid
+		moved = append(moved, o)
+		listed[id] = true
+	}
+	var rest []oppStatus
+	at := -1
+	for _, o := range st.oppStatuses {
+		if listed[o.ID] {
+			if at < 0 {
+				at = len(rest)
+			}
+			continue
+		}
+		if o.PipelineID == pid && at < 0 {
+			at = len(rest)
+		}
+		rest = append(rest, o)
+	}
+	if at < 0 {
+		at = len(rest)
+	}
+	st.oppStatuses = slices.Concat(rest[:at], moved, rest[at:])
+	st.oppStatusByID = map[string]int{}
+	for k, o := range st.oppStatuses {
+		st.oppStatusByID[o.ID] = k
+	}
+	ot := st.t[uOpp]
+	for i, d := range ot.dead {
+		if d == 0 && listed[ot.cols["status_id"].str[i]] {
+			ot.cols["pipeline_id"].str[i] = pid
+			st.setText(ot.cols["pipeline_name"], i, st.pipelineName(pid))
+		}
+	}
+	st.gen++
 }

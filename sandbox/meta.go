@@ -414,15 +414,23 @@ func (s *Server) organizationJSON() map[string]any {
 	for _, x := range st.statuses {
 		statuses = append(statuses, s.leadStatusJSON(x))
 	}
+	// memberships carry the user's fields prefixed with user_ (the
+	// reference's default, without _expand [DOC]).
 	members := []any{}
 	for _, u := range st.users {
-		members = append(members, map[string]any{"user_id": u.ID, "user_full_name": u.name(), "role_id": "admin"})
+		members = append(members, map[string]any{"id": "memb_" + strings.TrimPrefix(u.ID, "user_"), "user_id": u.ID,
+			"user_email": u.Email, "user_full_name": u.name(), "user_first_name": u.FirstName, "user_last_name": u.LastName,
+			"role_id": "admin"})
+	}
+	pipelines := []any{}
+	for _, p := range st.pipelines {
+		pipelines = append(pipelines, s.pipelineJSON(p))
 	}
 	created := st.users[0].Created
 	return map[string]any{
 		"id": st.orgID, "name": st.orgName, "currency": "USD", "currency_symbol": "$",
-		"date_created": fmtTime(created), "date_updated": fmtTime(created),
-		"lead_statuses": statuses, "memberships": members, "inactive_memberships": []any{},
+		"created_by": nil, "date_created": fmtTime(created), "date_updated": fmtTime(created),
+		"lead_statuses": statuses, "pipelines": pipelines, "memberships": members, "inactive_memberships": []any{},
 	}
 }
 

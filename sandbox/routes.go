@@ -23,7 +23,7 @@ func (s *Server) apiRoutes(seg []string, m *map[string]handler, arg *string) boo
 	case is("status", "opportunity"):
 		*m = h{"GET": (*call).listOppStatuses, "POST": (*call).createOppStatus}
 	case is("status", "opportunity", "*"):
-		*m, *arg = h{"PUT": (*call).updateOppStatus, "DELETE": (*call).deleteOppStatus}, seg[2]
+		*m, *arg = h{"GET": (*call).getOppStatus, "PUT": (*call).updateOppStatus, "DELETE": (*call).deleteOppStatus}, seg[2]
 	case is("pipeline"):
 		*m = h{"GET": (*call).listPipelines, "POST": (*call).createPipeline}
 	case is("pipeline", "*"):
