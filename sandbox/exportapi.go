@@ -214,7 +214,14 @@ func (s *Server) runExport(x *export) {
 				finished = true
 				break
 			}
-			s.writeExport(x, f.DropOneID)
+			// Rendering only reads: other requests go on meanwhile.
+			ids := x.pending
+			s.mu.Unlock()
+			s.mu.RLock()
+			file, n := s.renderExport(x, ids, f.DropOneID)
+			s.mu.RUnlock()
+			s.mu.Lock()
+			x.file, x.nDocsProcessed, x.pending = file, n, nil
 			x.status, finished = "done", true
 			s.log.Debug("sandbox: export done", "export", x.id, "leads", x.nDocsProcessed)
 		default:
@@ -268,17 +275,17 @@ func (s *Server) fixExport(x *export) {
 	x.pending = ids
 }
 
-// writeExport renders the fixed leads (those still there) into the gzip
-// file.
-func (s *Server) writeExport(x *export, dropOne bool) {
-	ids := x.pending
+// renderExport renders the fixed leads that still exist into the gzip
+// file and counts them. The caller holds mu for reading; x's options do
+// not change after creation.
+func (s *Server) renderExport(x *export, ids []string, dropOne bool) ([]byte, int) {
 	if dropOne && len(ids) > 0 {
 		ids = append(append([]string(nil), ids[:len(ids)/2]...), ids[len(ids)/2+1:]...)
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	_, _ = zw.Write([]byte("["))
-	first := true
+	n := 0
 	lt := s.st.t[uLead]
 	for _, id := range ids {
 		i, ok := lt.byID[id]
@@ -289,17 +296,15 @@ func (s *Server) writeExport(x *export, dropOne bool) {
 		if err != nil {
 			continue
 		}
-		if !first {
+		if n > 0 {
 			_, _ = zw.Write([]byte(",\n"))
 		}
-		first = false
+		n++
 		_, _ = zw.Write(b)
-		x.nDocsProcessed++
 	}
 	_, _ = zw.Write([]byte("]\n"))
 	_ = zw.Close()
-	x.file = buf.Bytes()
-	x.pending = nil
+	return buf.Bytes(), n
 }
 
 // exportLeadJSON is a lead as Close's JSON lead export writes it: the lead
