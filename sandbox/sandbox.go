@@ -7,7 +7,9 @@
 // Served under /api/v1/: GET /me/, /user/, /status/lead/,
 // /custom_field/lead/, /saved_search/ and /saved_search/{id}/, /lead/ and
 // /lead/{id}/ (and DELETE /lead/{id}/), /contact/{id}/; POST /data/search/;
-// GET and POST /bulk_action/delete/, GET and PUT /bulk_action/delete/{id}/.
+// GET and POST /bulk_action/delete/, GET and PUT /bulk_action/delete/{id}/;
+// and the writes, exports and event log of docs/close-sandbox-api.md
+// (routes.go).
 //
 // Choices where Close is not documented (each is also noted where made):
 //   - A path without its trailing slash is redirected (308) for GET and
@@ -20,8 +22,8 @@
 //   - has_related reaches opportunity, custom_object and activity objects
 //     in Close; the sandbox does not model them and answers 400 naming the
 //     related type rather than pretending they do not exist.
-//   - Rate limits are per API key over one-second windows, not per
-//     endpoint group.
+//   - Rate limits are one-second windows per API key and endpoint group,
+//     and per organization at 3× (ratelimit.go; the groups are inferred).
 //
 // Go zero values of Options mean "off" or "unlimited" (fast, quiet tests);
 // the command-line defaults of RegisterFlags are the realistic ones (20
