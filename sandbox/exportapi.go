@@ -292,7 +292,20 @@ func (s *Server) renderExport(x *export, ids []string, dropOne bool) ([]byte, in
 		if !ok || lt.dead[i] != 0 {
 			continue
 		}
-		b, err := json.Marshal(s.st.exportLeadJSON(int(i), x.includeActivities, x.includeSmart))
+		obj := s.st.exportLeadJSON(int(i), x.includeActivities, x.includeSmart)
+		if len(x.fields) > 0 {
+			// "fields" makes a smaller export of the named top-level
+			// fields; the id is always kept so the file stays usable
+			// [DOC names the option; keeping id is INF].
+			small := map[string]any{"id": obj["id"]}
+			for _, f := range x.fields {
+				if v, ok := obj[f]; ok {
+					small[f] = v
+				}
+			}
+			obj = small
+		}
+		b, err := json.Marshal(obj)
 		if err != nil {
 			continue
 		}

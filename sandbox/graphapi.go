@@ -756,19 +756,7 @@ func (c *call) deleteObjectCF(kind, id string) {
 		return
 	}
 	before := s.st.customFieldJSON(cf)
-	st := s.st
-	for _, u := range cf.objects {
-		t := st.t[u]
-		col := cf.cols[u]
-		delete(t.cols, col.name)
-		t.order = slices.DeleteFunc(t.order, func(c *column) bool { return c == col })
-		st.objectCFs[u] = slices.DeleteFunc(st.objectCFs[u], func(c *customField) bool { return c == cf })
-	}
-	if cf.col != nil {
-		st.removeCustomField(cf)
-	}
-	delete(st.cfByID, id)
-	st.gen++
+	s.st.removeCustomField(cf)
 	s.logEvent(c.origin(), "custom_field."+kind, id, "", "deleted", nil, before, nil)
 	writeJSON(c.w, http.StatusOK, map[string]any{})
 }

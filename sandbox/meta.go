@@ -478,18 +478,28 @@ func (c *call) updateOrganization(id string) {
 	writeJSON(c.w, http.StatusOK, after)
 }
 
-// removeCustomField drops a lead custom field and its column.
+// removeCustomField drops a custom field and its columns from every kind
+// it is on (a lead field, an object field, or a shared one).
 func (st *store) removeCustomField(cf *customField) {
-	lt := st.t[uLead]
-	delete(lt.cols, cf.col.name)
-	lt.order = slices.DeleteFunc(lt.order, func(c *column) bool { return c == cf.col })
-	st.cfs = slices.DeleteFunc(st.cfs, func(c *customField) bool { return c == cf })
+	drop := func(u uni, col *column) {
+		t := st.t[u]
+		delete(t.cols, col.name)
+		t.order = slices.DeleteFunc(t.order, func(c *column) bool { return c == col })
+	}
+	for _, u := range cf.objects {
+		drop(u, cf.cols[u])
+		st.objectCFs[u] = slices.DeleteFunc(st.objectCFs[u], func(c *customField) bool { return c == cf })
+	}
+	if cf.col != nil {
+		drop(uLead, cf.col)
+		st.cfs = slices.DeleteFunc(st.cfs, func(c *customField) bool { return c == cf })
+	}
 	delete(st.cfByID, cf.ID)
 	st.gen++
 }
 
 // checkQuery evaluates a query once, as Close validates a Smart View's
-// query when it is saved. The caller holds mu.
+// query when it is saved [INF]. The caller holds mu.
 func (c *call) checkQuery(node schema.Node) error {
 	u, err := rootType(node)
 	if err != nil {
