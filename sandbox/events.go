@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -28,9 +27,12 @@ const (
 // apiState is what the API surface adds to a Server: the event log, the
 // exports and the API keys. The Server's mu guards it.
 type apiState struct {
-	events  []*event
-	eventBy map[string]*event
-	evRand  *rand.Rand
+	events eventLog
+	evRand *rand.Rand
+	// evSalt makes event ids look like Close's (ev_ + 43 characters)
+	// while their tail is the event's position, so an id is looked up
+	// without an index.
+	evSalt string
 
 	exports  []*export
 	exportBy map[string]*export
@@ -42,15 +44,12 @@ type apiState struct {
 	keys map[string]string // API key → its id (api_…)
 	// cur is the origin of the deletes being made (deleting).
 	cur *origin
-	// userHook is the delete hook installed with SetDeleteHook.
-	userHook DeleteHook
 	// colors of the lead statuses that have one, by status id.
 	colors map[string]string
 }
 
 func newAPIState(o Options) *apiState {
 	a := &apiState{
-		eventBy:  map[string]*event{},
 		evRand:   rand.New(rand.NewPCG(uint64(o.Seed), 0xe7e17)),
 		exportBy: map[string]*export{},
 		expRand:  rand.New(rand.NewPCG(uint64(o.Seed), 0xe4907)),
@@ -59,6 +58,7 @@ func newAPIState(o Options) *apiState {
 		keys:     map[string]string{},
 		colors:   map[string]string{},
 	}
+	a.evSalt = randID(a.evRand, "")[:31]
 	if a.urlTTL <= 0 {
 		a.urlTTL = 60 * time.Second
 	}
@@ -87,80 +87,194 @@ func (s *Server) validKey(k string) bool {
 	return ok
 }
 
-// event is one entry of the event log.
+// event is one entry of the event log, kept small: a bulk delete adds one
+// per object it removes. A deleted object's event names its row (ref), from
+// which its type, id, lead and previous_data are read when the event is;
+// other events carry a body.
 type event struct {
-	seq                          int
-	id                           string
-	at                           time.Time
-	userID, requestID, apiKeyID  string // "" = null
-	objectType, objectID, leadID string
-	action                       string
-	changed                      []string
-	meta                         map[string]any
-	data, prev                   map[string]any
-	// prevJSON is a deleted object's previous_data, kept as JSON: a bulk
-	// delete of many leads keeps one compact copy of each.
-	prevJSON json.RawMessage
+	at   int64   // unix nanoseconds
+	org  *origin // shared by the events of one request or batch
+	body *eventBody
+	ref  objRef
 }
 
-// origin is who and what caused an event: a request (user, key, request
-// id, method and path) or a bulk action.
+type eventBody struct {
+	objectType, objectID, leadID, action string
+	changed                              []string
+	data, prev                           map[string]any
+}
+
+// origin is who and what caused events: a request (user, key, request id,
+// method and path) or a bulk action (its creator and id).
 type origin struct {
 	userID, requestID, apiKeyID string
 	meta                        map[string]any
+	bulkID                      string
 }
 
-// origin of the events this call emits; one request id per call.
-func (c *call) origin() origin {
-	if c.reqID == "" {
-		c.reqID = "req_" + randID(c.s.api.evRand, "")[:22]
+// origin of the events this call emits; one per call.
+func (c *call) origin() *origin {
+	if c.org == nil {
+		c.org = &origin{userID: c.user.ID, requestID: "req_" + randID(c.s.api.evRand, "")[:22], apiKeyID: c.s.api.keys[c.key],
+			meta: map[string]any{"request_method": c.r.Method, "request_path": c.r.URL.Path}}
 	}
-	return origin{userID: c.user.ID, requestID: c.reqID, apiKeyID: c.s.api.keys[c.key],
-		meta: map[string]any{"request_method": c.r.Method, "request_path": c.r.URL.Path}}
+	return c.org
 }
 
 // logEvent appends an event. The caller holds mu for writing.
-func (s *Server) logEvent(o origin, objectType, objectID, leadID, action string, data, prev map[string]any, changed []string) *event {
-	a := s.api
-	e := &event{seq: len(a.events), id: randID(a.evRand, "ev_"), at: s.now(), userID: o.userID, requestID: o.requestID,
-		apiKeyID: o.apiKeyID, objectType: objectType, objectID: objectID, leadID: leadID, action: action,
-		changed: changed, meta: o.meta, data: data, prev: prev}
-	a.events = append(a.events, e)
-	a.eventBy[e.id] = e
-	return e
+func (s *Server) logEvent(o *origin, objectType, objectID, leadID, action string, data, prev map[string]any, changed []string) {
+	s.api.events.add(event{at: s.now().UnixNano(), org: o, body: &eventBody{objectType: objectType, objectID: objectID,
+		leadID: leadID, action: action, changed: changed, data: data, prev: prev}})
+}
+
+// fields are an event's object type, object id, lead id and action.
+func (st *store) eventFields(e *event) (objectType, objectID, leadID, action string) {
+	if b := e.body; b != nil {
+		return b.objectType, b.objectID, b.leadID, b.action
+	}
+	u, i := e.ref.u, int(e.ref.i)
+	return eventType(uniName[u]), st.t[u].ids[i], st.leadOf(u, i), "deleted"
+}
+
+// eventID is the id of the n-th event: the salt, then n in 12 base62
+// digits.
+func (a *apiState) eventID(n int) string {
+	b := []byte("ev_" + a.evSalt + "000000000000")
+	for k := len(b) - 1; n > 0; k-- {
+		b[k] = idAlphabet[n%62]
+		n /= 62
+	}
+	return string(b)
+}
+
+// eventByID finds an event (and its position) by its id.
+func (a *apiState) eventByID(id string) (*event, int) {
+	p := "ev_" + a.evSalt
+	if len(id) != len(p)+12 || !strings.HasPrefix(id, p) {
+		return nil, 0
+	}
+	n := 0
+	for _, c := range id[len(p):] {
+		d := strings.IndexRune(idAlphabet, c)
+		if d < 0 {
+			return nil, 0
+		}
+		n = n*62 + d
+		if n > a.events.n {
+			return nil, 0
+		}
+	}
+	if n >= a.events.n {
+		return nil, 0
+	}
+	return a.events.at(n), n
 }
 
 // deleting runs del (which deletes through store.deleteObject) with o as
 // the origin of the deleted events the delete hook records. The caller
 // holds mu for writing.
-func (s *Server) deleting(o origin, del func()) {
-	s.api.cur = &o
+func (s *Server) deleting(o *origin, del func()) {
+	s.api.cur = o
 	defer func() { s.api.cur = nil }()
 	del()
 }
 
-// onDelete is the store's delete hook: every object a delete removes gets
-// a deleted event with its previous data, and a bulk delete's id in meta
-// (docs/close-api.md §1.5). Parts without ids of their own (emails,
-// phones, addresses, urls) are part of their owner's previous_data.
-func (s *Server) onDelete(kind, id, leadID string, previous map[string]any, bulkActionID string) {
-	if h := s.api.userHook; h != nil {
-		defer h(kind, id, leadID, previous, bulkActionID)
-	}
-	if id == "" {
+// onDeleteRow is the store's row hook: every object a delete removes gets
+// a deleted event whose previous_data is the object as it was, rendered
+// from its (unchanged) row when the event is read, and a bulk delete's id
+// in meta (docs/close-api.md §1.5). Parts without ids of their own
+// (emails, phones, addresses, urls) are part of their owner's
+// previous_data. It runs under the write lock.
+func (s *Server) onDeleteRow(u uni, i int, bulkActionID string) {
+	t := s.st.t[u]
+	if t.ids[i] == "" {
 		return
 	}
-	o := origin{}
-	if s.api.cur != nil {
-		o = *s.api.cur
+	o := s.api.cur
+	if o == nil || o.bulkID != bulkActionID {
+		// a delete made neither through deleting nor by a job: there is
+		// no request to name.
+		o = &origin{bulkID: bulkActionID}
 	}
-	if bulkActionID != "" {
-		o.meta = map[string]any{"bulk_action_id": bulkActionID}
+	s.api.events.add(event{at: s.now().UnixNano(), org: o, ref: objRef{u: u, i: int32(i)}})
+}
+
+// eventLog stores events by value in fixed-size chunks: a bulk delete adds
+// one per object, and neither a pointer per event nor a slice that is
+// copied as it grows should make the collector's work grow with it.
+type eventLog struct {
+	chunks [][]event
+	n      int
+}
+
+const eventChunk = 4096
+
+func (l *eventLog) add(e event) {
+	if l.n%eventChunk == 0 {
+		l.chunks = append(l.chunks, make([]event, 0, eventChunk))
 	}
-	e := s.logEvent(o, eventType(kind), id, leadID, "deleted", nil, nil, nil)
-	if b, err := json.Marshal(previous); err == nil {
-		e.prevJSON = b
+	c := &l.chunks[len(l.chunks)-1]
+	*c = append(*c, e)
+	l.n++
+}
+
+func (l *eventLog) at(k int) *event { return &l.chunks[k/eventChunk][k%eventChunk] }
+
+// objRef names a deleted object's row.
+type objRef struct {
+	u uni
+	i int32
+}
+
+// renderDeleted renders deleted object r as it was just before its
+// deletion: the children deleted with it (at the same instant) are part
+// of it again. Deleted rows never change, so this is what the API showed.
+func (st *store) renderDeleted(r objRef) map[string]any {
+	i := int(r.i)
+	at := st.t[r.u].dead[i]
+	with := func(u uni, i int, k uni) []int {
+		var out []int
+		for j := range st.children(u, i, k) {
+			if d := st.t[k].dead[j]; d == 0 || d == at {
+				out = append(out, j)
+			}
+		}
+		return out
 	}
+	contact := func(ci int) map[string]any {
+		obj := st.contactJSON(ci)
+		emails, phones, urls := []any{}, []any{}, []any{}
+		ec, pc, uc := st.t[uEmail].cols, st.t[uPhone].cols, st.t[uURL].cols
+		for _, j := range with(uContact, ci, uEmail) {
+			emails = append(emails, map[string]any{"email": ec["email"].str[j], "type": ec["type"].str[j], "is_unsubscribed": ec["is_unsubscribed"].bl[j] == 1})
+		}
+		for _, j := range with(uContact, ci, uPhone) {
+			p := pc["phone"].str[j]
+			phones = append(phones, map[string]any{"phone": p, "phone_formatted": formatPhone(p), "type": pc["type"].str[j]})
+		}
+		for _, j := range with(uContact, ci, uURL) {
+			urls = append(urls, map[string]any{"url": uc["url"].str[j], "type": uc["type"].str[j]})
+		}
+		obj["emails"], obj["phones"], obj["urls"] = emails, phones, urls
+		return obj
+	}
+	switch r.u {
+	case uLead:
+		obj := st.leadJSON(i)
+		contacts, ids, addrs := []any{}, []any{}, []any{}
+		for _, j := range with(uLead, i, uContact) {
+			contacts = append(contacts, contact(j))
+			ids = append(ids, st.t[uContact].ids[j])
+		}
+		for _, j := range with(uLead, i, uAddress) {
+			addrs = append(addrs, st.addressJSON(j))
+		}
+		obj["contacts"], obj["contact_ids"], obj["addresses"] = contacts, ids, addrs
+		return obj
+	case uContact:
+		return contact(i)
+	}
+	return st.objectJSON(r.u, i)
 }
 
 // eventType is the object_type of events about objects of a kind: Close
@@ -179,30 +293,37 @@ func (st *store) leadOf(u uni, i int) string {
 	return st.t[uLead].ids[st.ancestor(u, i, uLead)]
 }
 
-func (st *store) eventJSON(e *event, orgID string) map[string]any {
-	var data, prev any = e.data, e.prev
+func (st *store) eventJSON(a *apiState, n int, e *event, orgID string) map[string]any {
+	objectType, objectID, leadID, action := st.eventFields(e)
+	var data, prev any = map[string]any{}, map[string]any{}
+	changed := []string{}
+	if b := e.body; b != nil {
+		if b.data != nil {
+			data = b.data
+		}
+		if b.prev != nil {
+			prev = b.prev
+		}
+		if b.changed != nil {
+			changed = b.changed
+		}
+	} else {
+		prev = st.renderDeleted(e.ref)
+	}
+	o := e.org
+	var meta any = map[string]any{}
 	switch {
-	case e.prevJSON != nil:
-		prev = e.prevJSON
-	case e.prev == nil:
-		prev = map[string]any{}
+	case o.bulkID != "":
+		meta = map[string]any{"bulk_action_id": o.bulkID}
+	case o.meta != nil:
+		meta = o.meta
 	}
-	if e.data == nil {
-		data = map[string]any{}
-	}
-	changed := e.changed
-	if changed == nil {
-		changed = []string{}
-	}
-	meta := e.meta
-	if meta == nil {
-		meta = map[string]any{}
-	}
+	at := fmtTime(time.Unix(0, e.at))
 	return map[string]any{
-		"id": e.id, "date_created": fmtTime(e.at), "date_updated": fmtTime(e.at), "organization_id": orgID,
-		"user_id": nullStr(e.userID), "request_id": nullStr(e.requestID), "api_key_id": nullStr(e.apiKeyID),
+		"id": a.eventID(n), "date_created": at, "date_updated": at, "organization_id": orgID,
+		"user_id": nullStr(o.userID), "request_id": nullStr(o.requestID), "api_key_id": nullStr(o.apiKeyID),
 		"oauth_client_id": nil, "oauth_scope": nil,
-		"object_type": e.objectType, "object_id": e.objectID, "lead_id": nullStr(e.leadID), "action": e.action,
+		"object_type": objectType, "object_id": objectID, "lead_id": nullStr(leadID), "action": action,
 		"changed_fields": changed, "meta": meta, "data": data, "previous_data": prev,
 	}
 }
@@ -264,62 +385,71 @@ func (c *call) listEvents(string) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
 	a := c.s.api
-	start := len(a.events) - 1
+	start := a.events.n - 1
 	if cur := q.Get("_cursor"); cur != "" {
 		n, ok := decodeEventCursor(cur)
-		if !ok || n > len(a.events) {
+		if !ok || n > a.events.n {
 			fieldError(c.w, "_cursor", "Invalid cursor")
 			return
 		}
 		start = n - 1
 	}
-	oldest := c.s.now().Add(-eventRetention)
+	oldest := c.s.now().Add(-eventRetention).UnixNano()
+	var b [4]int64
+	for k, t := range bounds {
+		if !t.IsZero() {
+			b[k] = t.UnixNano()
+		}
+	}
 	data := []any{}
 	next := any(nil)
 	for k := start; k >= 0; k-- {
-		e := a.events[k]
-		if e.at.Before(oldest) {
+		e := a.events.at(k)
+		if e.at < oldest {
 			break
 		}
-		if !e.matches(want, bounds) {
+		if !c.s.st.eventMatches(e, want, b) {
 			continue
 		}
 		if len(data) == limit {
 			next = encodeEventCursor(k + 1)
 			break
 		}
-		data = append(data, c.selectFields(c.s.st.eventJSON(e, c.s.st.orgID)))
+		data = append(data, c.selectFields(c.s.st.eventJSON(a, k, e, c.s.st.orgID)))
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"data": data, "cursor_next": next})
 }
 
-func (e *event) matches(want map[string]string, b [4]time.Time) bool {
+// eventMatches reports whether e passes the filters: want by name, and
+// the date_updated bounds (gte, gt, lte, lt; 0 = none) in unix ns.
+func (st *store) eventMatches(e *event, want map[string]string, b [4]int64) bool {
+	switch {
+	case b[0] != 0 && e.at < b[0], b[1] != 0 && e.at <= b[1], b[2] != 0 && e.at > b[2], b[3] != 0 && e.at >= b[3]:
+		return false
+	}
+	if len(want) == 0 {
+		return true
+	}
+	objectType, objectID, leadID, action := st.eventFields(e)
 	for f, v := range want {
 		var got string
 		switch f {
 		case "action":
-			got = e.action
+			got = action
 		case "lead_id":
-			got = e.leadID
+			got = leadID
 		case "object_id":
-			got = e.objectID
+			got = objectID
 		case "object_type":
-			got = e.objectType
+			got = objectType
 		case "request_id":
-			got = e.requestID
+			got = e.org.requestID
 		case "user_id":
-			got = e.userID
+			got = e.org.userID
 		}
 		if got != v {
 			return false
 		}
-	}
-	switch {
-	case !b[0].IsZero() && e.at.Before(b[0]),
-		!b[1].IsZero() && !e.at.After(b[1]),
-		!b[2].IsZero() && e.at.After(b[2]),
-		!b[3].IsZero() && !e.at.Before(b[3]):
-		return false
 	}
 	return true
 }
@@ -348,10 +478,11 @@ func decodeEventCursor(s string) (int, bool) {
 func (c *call) getEvent(id string) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
-	e := c.s.api.eventBy[id]
-	if e == nil || e.at.Before(c.s.now().Add(-eventRetention)) {
+	a := c.s.api
+	e, n := a.eventByID(id)
+	if e == nil || e.at < c.s.now().Add(-eventRetention).UnixNano() {
 		errorJSON(c.w, http.StatusNotFound, "Not found.")
 		return
 	}
-	writeJSON(c.w, http.StatusOK, c.selectFields(c.s.st.eventJSON(e, c.s.st.orgID)))
+	writeJSON(c.w, http.StatusOK, c.selectFields(c.s.st.eventJSON(a, n, e, c.s.st.orgID)))
 }

@@ -49,6 +49,9 @@ type graphMeta struct {
 	derived       derivedCache
 	gen           uint64 // bumped by every change of the data
 	onDeleteHook  DeleteHook
+	// onDeleteRow is the event log's hook (events.go): told which row
+	// went, it renders nothing until the event is read.
+	onDeleteRow func(u uni, i int, bulkID string)
 	// source is the base name of the export the organization was loaded
 	// from ("" for demo data).
 	source string
@@ -464,6 +467,9 @@ func (st *store) deleteObject(u uni, i int, at int64, bulkID string) bool {
 			st.deleteObject(k, j, at, bulkID)
 		}
 	}
+	if st.onDeleteRow != nil {
+		st.onDeleteRow(u, i, bulkID)
+	}
 	if st.onDeleteHook != nil {
 		leadID := st.t[uLead].ids[st.ancestor(u, i, uLead)]
 		st.onDeleteHook(uniName[u], t.ids[i], leadID, prev, bulkID)
@@ -475,8 +481,7 @@ func (st *store) deleteObject(u uni, i int, at int64, bulkID string) bool {
 // calls for each object it removes.
 func (s *Server) SetDeleteHook(fn DeleteHook) {
 	s.mu.Lock()
-	// The event log keeps its own hook; fn runs after it (events.go).
-	s.api.userHook = fn
+	s.st.onDeleteHook = fn
 	s.mu.Unlock()
 }
 

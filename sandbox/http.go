@@ -28,8 +28,8 @@ type call struct {
 	s    *Server
 	user *user
 	key  string // the API key the request presented
-	// reqID is the request id of the events this call emits.
-	reqID string
+	// org is the origin of the events this call emits (events.go).
+	org *origin
 	// drop is set by a handler that wants the connection closed after it
 	// has done its work (DropAfterCreate).
 	drop bool

@@ -409,7 +409,7 @@ func (s *Server) fix(j *job) {
 func (s *Server) deleteBatch(j *job) int {
 	end := min(j.pos+s.opts.BatchSize, len(j.matches))
 	at := s.now().UnixNano()
-	s.api.cur = &origin{userID: j.createdBy}
+	s.api.cur = &origin{userID: j.createdBy, bulkID: j.id}
 	defer func() { s.api.cur = nil }()
 	for _, i := range j.matches[j.pos:end] {
 		s.st.deleteObject(j.u, int(i), at, j.id)

@@ -315,7 +315,7 @@ func New(o Options) (*Server, error) {
 		}
 		seedViews(s.st, t0)
 	}
-	s.st.onDeleteHook = s.onDelete
+	s.st.onDeleteRow = s.onDeleteRow
 	log.Debug("sandbox ready", "leads", s.st.t[uLead].live, "contacts", s.st.t[uContact].live, "seed", o.Seed)
 	return s, nil
 }
