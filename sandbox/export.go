@@ -16,9 +16,9 @@ import (
 )
 
 // Loading a Close JSON lead export (POST /export/lead/ with format json and
-// type leads, close-api.md §6): a JSON array of lead objects, each with its
+// type leads, docs/close-api.md §6): a JSON array of lead objects, each with its
 // contacts (emails, phones, urls, contact custom fields), addresses,
-// opportunities, tasks, activities (each with its `_type`; close-api.md §9
+// opportunities, tasks, activities (each with its `_type`; docs/close-api.md §9
 // on Close's own import script) and custom fields, as Close's lead object
 // (§8.1). The download is gzip-compressed; both forms load. Ids, names,
 // statuses, users and dates are kept, so a rehearsal on the copy matches
@@ -41,7 +41,7 @@ func loadExportFile(path string, seed int64, now time.Time) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose on close
 	st, err := loadExport(f, seed, now)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func loadExport(r io.Reader, seed int64, now time.Time) (*store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		defer gz.Close()
+		defer func() { _ = gz.Close() }() // a bad stream already failed the decode
 		br = bufio.NewReader(gz)
 	}
 	leads, err := decodeExport(br)

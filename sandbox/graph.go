@@ -74,7 +74,7 @@ func (u uni) isActivity() bool { return u >= uActEmail && u <= uActCustom }
 var activityKinds = []uni{uActEmail, uActCall, uActSMS, uActMeeting, uActNote, uActCustom}
 
 // activityType is the `_type` an export gives each activity kind
-// (close-api.md §9: Close's import script reads Call, Note, SMS; the
+// (docs/close-api.md §9: Close's import script reads Call, Note, SMS; the
 // others are the names of Close's activity objects [INF]).
 var activityType = map[uni]string{uActEmail: "Email", uActCall: "Call", uActSMS: "SMS", uActMeeting: "Meeting",
 	uActNote: "Note", uActCustom: "CustomActivity"}
@@ -88,7 +88,7 @@ func activityKindOf(typ string) (uni, bool) {
 	return 0, false
 }
 
-// idPrefix is the id prefix of each kind that has ids (close-api.md §4.7).
+// idPrefix is the id prefix of each kind that has ids (docs/close-api.md §4.7).
 var idPrefix = [numUni]string{uLead: "lead_", uContact: "cont_", uOpp: "oppo_", uTask: "task_",
 	uActEmail: "acti_", uActCall: "acti_", uActSMS: "acti_", uActMeeting: "acti_", uActNote: "acti_", uActCustom: "custact_",
 	uCustomObject: "custobj_", uSeqSub: "sub_"}
@@ -347,7 +347,7 @@ func (st *store) setValue(c *column, i int, v any) error {
 	}
 	switch c.kind {
 	case kText:
-		s := textOf(v, c.multi)
+		s := textOf(v)
 		c.str[i] = s
 		if c.shared {
 			if sp, ok := st.sharedTok[s]; ok {
@@ -365,7 +365,7 @@ func (st *store) setValue(c *column, i int, v any) error {
 		}
 		c.tok[i] = st.tokenize(s)
 	case kRef:
-		c.str[i] = textOf(v, c.multi)
+		c.str[i] = textOf(v)
 	case kNumber:
 		f, err := numberOf(v)
 		if err != nil {
@@ -394,7 +394,7 @@ func (st *store) setValue(c *column, i int, v any) error {
 // multiSep joins the values of a multi-value field in its column.
 const multiSep = ", "
 
-func textOf(v any, multi bool) string {
+func textOf(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -407,7 +407,6 @@ func textOf(v any, multi bool) string {
 		}
 		return strings.Join(parts, multiSep)
 	}
-	_ = multi
 	return fmt.Sprint(v)
 }
 
@@ -446,7 +445,7 @@ func timeOf(v any) (time.Time, error) {
 // deleteObject deletes object i of kind u and everything it owns (a lead
 // its contacts, addresses, opportunities, tasks, activities and custom
 // objects; a contact its emails, phones, urls and sequence subscriptions),
-// as Close does (close-api.md §1.5), calling the delete hook for each
+// as Close does (docs/close-api.md §1.5), calling the delete hook for each
 // object removed. It reports whether i existed.
 func (st *store) deleteObject(u uni, i int, at int64, bulkID string) bool {
 	t := st.t[u]
@@ -619,5 +618,13 @@ func (st *store) contactCustom(ci int, obj map[string]any) {
 		if v := cf.cols[uContact].value(ci); v != nil {
 			obj["custom."+cf.ID] = v
 		}
+	}
+}
+
+func init() {
+	// _fields of searched opportunities and custom objects: their columns
+	// and these.
+	for _, u := range []uni{uOpp, uCustomObject} {
+		searchExtras[u] = []string{"id", "organization_id", "custom"}
 	}
 }

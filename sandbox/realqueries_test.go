@@ -9,7 +9,7 @@ import (
 )
 
 // realQuery is one query people wrote for Close's /data/search/ (copied
-// from ../shared/real-queries into testdata) or one of examples/queries.
+// from public code into testdata/real-queries) or one of examples/queries.
 type realQuery struct {
 	name string
 	body map[string]json.RawMessage

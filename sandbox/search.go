@@ -192,6 +192,12 @@ func (st *store) record(u uni, i int, fields []string) map[string]any {
 		switch f {
 		case "id", "__object_type":
 		case "custom":
+			if u != uLead {
+				for _, cf := range st.objectCFs[u] {
+					obj["custom."+cf.ID] = cf.cols[u].value(i)
+				}
+				continue
+			}
 			for _, cf := range st.cfs {
 				obj["custom."+cf.ID] = cf.col.value(i)
 			}

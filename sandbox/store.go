@@ -446,10 +446,12 @@ func (st *store) prefixSet(p string) bitset {
 // reserve grows every table for about n more leads, so that seeding a large
 // organization does not spend its time copying columns.
 func (st *store) reserve(n int) {
-	per := [numUni]int{uLead: 1, uContact: 2, uEmail: 3, uPhone: 2, uAddress: 1, uURL: 1, uOpp: 1, uTask: 1,
-		uActEmail: 3, uActCall: 2, uActSMS: 1, uActMeeting: 1, uActNote: 1, uActCustom: 1, uCustomObject: 1, uSeqSub: 1}
+	// Objects per 100 leads, a little above what the demo seed makes:
+	// reserving much more would keep the spare capacity for good.
+	per := [numUni]int{uLead: 100, uContact: 205, uEmail: 250, uPhone: 210, uAddress: 65, uURL: 45, uOpp: 80, uTask: 35,
+		uActEmail: 175, uActCall: 85, uActSMS: 20, uActMeeting: 16, uActNote: 28, uActCustom: 6, uCustomObject: 2, uSeqSub: 12}
 	for u, t := range st.t {
-		want := n * per[u]
+		want := n * per[u] / 100
 		t.ids = slices.Grow(t.ids, want)
 		t.parent = slices.Grow(t.parent, want)
 		t.dead = slices.Grow(t.dead, want)
@@ -539,7 +541,7 @@ func (st *store) appendValue(c *column, v any) error {
 			st.appendText(c, fmt.Sprint(x))
 		}
 	case kRef:
-		c.str = append(c.str, textOf(v, c.multi))
+		c.str = append(c.str, textOf(v))
 	case kNumber:
 		switch x := v.(type) {
 		case float64:
@@ -897,9 +899,6 @@ func (t *table) kill(i int, at int64) bool {
 	t.live--
 	return true
 }
-
-// deleteContact removes a contact with everything it owns (graph.go).
-func (st *store) deleteContact(ci int, at int64) bool { return st.deleteObject(uContact, ci, at, "") }
 
 // deleteLead removes a lead and everything it owns (close-api.md §1.5:
 // contacts and the rest "must belong to a lead"; graph.go).
