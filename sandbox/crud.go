@@ -563,7 +563,7 @@ func (c *call) deleteContact(id string) {
 	if !ok {
 		return
 	}
-	s.deleting(c.origin(), func() { s.st.deleteContact(ci, s.now().UnixNano()) })
+	s.deleting(c.origin(), func() { s.st.deleteObject(uContact, ci, s.now().UnixNano(), "") })
 	s.st.refreshLead(int(s.st.t[uContact].parent[ci]))
 	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
