@@ -1,5 +1,5 @@
 // Package sandbox is an in-memory Close API: the same paths, JSON shapes,
-// status codes and error bodies as Close (../shared/close-api.md), over a
+// status codes and error bodies as Close (docs/close-api.md), over a
 // deterministic demo organization or a Close JSON lead export. bulkguard
 // runs on it by default, every test runs against it, and people rehearse a
 // cleanup on it before touching their real Close account.
@@ -19,9 +19,8 @@
 //   - Pause and resume are PUT /bulk_action/delete/{id}/ with
 //     {"status": "paused"|"resuming"} (close-api.md §1.4 infers the
 //     endpoint).
-//   - has_related reaches opportunity, custom_object and activity objects
-//     in Close; the sandbox does not model them and answers 400 naming the
-//     related type rather than pretending they do not exist.
+//   - A construct the sandbox cannot evaluate is a 400 with the
+//     X-Sandbox-Unsupported marker (unsupported.go), not Close's verdict.
 //   - Rate limits are one-second windows per API key and endpoint group,
 //     and per organization at 3× (ratelimit.go; the groups are inferred).
 //
