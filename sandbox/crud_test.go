@@ -530,3 +530,26 @@ func TestBulkDeleteEvents(t *testing.T) {
 		t.Errorf("contact events: %v", cs)
 	}
 }
+
+// TestRollupsSeeWrites: Smart Fields (roll-ups) computed before a write
+// are not served stale after it.
+func TestRollupsSeeWrites(t *testing.T) {
+	e := newEnv(t, Options{Leads: 5})
+	id := e.s.LeadIDs()[0]
+	if code, _, _ := e.do("GET", "/api/v1/lead/"+id+"/?_fields=_all", nil); code != 200 {
+		t.Fatal(code)
+	}
+	code, l, _ := e.do("POST", "/api/v1/lead/", map[string]any{"name": "Fresh", "contacts": []any{map[string]any{"name": "A"}}})
+	if code != 200 {
+		t.Fatal(code, l)
+	}
+	code, m, _ := e.do("GET", "/api/v1/lead/"+l["id"].(string)+"/?_fields=num_contacts,num_opportunities", nil)
+	if code != 200 || m["num_contacts"] != 1.0 || m["num_opportunities"] != 0.0 {
+		t.Fatalf("%d %v", code, m)
+	}
+	won, _ := e.s.OppStatusID("Won")
+	e.do("POST", "/api/v1/opportunity/", map[string]any{"lead_id": l["id"], "status_id": won})
+	if _, m, _ := e.do("GET", "/api/v1/lead/"+l["id"].(string)+"/?_fields=num_opportunities", nil); m["num_opportunities"] != 1.0 {
+		t.Errorf("after an opportunity was added: %v", m)
+	}
+}

@@ -22,7 +22,9 @@ func (e *env) export(body string) map[string]any {
 		e.t.Fatalf("create export %s: %d %v", body, code, m)
 	}
 	id := m["id"].(string)
-	deadline := time.Now().Add(10 * time.Second)
+	// A bound on a stuck export, not a timing: a loaded race-enabled run
+	// renders slowly.
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		_, m, _ = e.do("GET", "/api/v1/export/"+id+"/", nil)
 		if m["status"] == "done" || m["status"] == "error" {

@@ -20,27 +20,27 @@ type bucket struct {
 }
 
 // rateGroup is the endpoint group a request is counted in. Close limits
-// per endpoint group, "grouping endpoint URL paths and methods" so that
-// GETs of /lead/ and writes of /activity/ are counted apart, but does not
-// publish the groups (docs/close-api.md §4.4 [DOC]; the grouping below is
-// [INF]): reads and writes of one top-level resource are two groups, and
-// the query-evaluating endpoints (data/search, bulk actions, exports) are
-// each their own.
+// per endpoint group, grouping paths and methods so that lightweight
+// requests can have a higher limit than resource-intensive ones (its
+// example: GETs of /lead/ and writes of /activity/ may be two groups), but
+// does not publish the groups (docs/close-api.md §4.4 [DOC]). The sandbox
+// groups by cost [INF]: every read (GET, HEAD) is one group; the
+// query-evaluating endpoints (data/search, each bulk action kind, exports)
+// are each their own; the other writes are grouped by resource.
 func rateGroup(method, path string) string {
+	if method == http.MethodGet || method == http.MethodHead {
+		return "read"
+	}
 	seg := strings.Split(strings.Trim(strings.TrimPrefix(path, apiBase), "/"), "/")
 	res := seg[0]
 	switch {
-	case res == "data" || res == "bulk_action" || res == "export":
+	case res == "data" || res == "bulk_action":
 		if len(seg) > 1 {
 			res += "/" + seg[1]
 		}
-	case strings.HasPrefix(res, "activity") && len(seg) > 1:
+	case res == "activity" && len(seg) > 1:
 		// /activity/call/ and /activity/note/ are separate resources.
 		res += "/" + seg[1]
-	}
-	switch method {
-	case http.MethodGet, http.MethodHead:
-		return "read " + res
 	}
 	return "write " + res
 }

@@ -751,6 +751,8 @@ func digitsOnly(s string) string {
 // its addresses. Children are appended contiguously, which is what lets a
 // table record them as spans. It returns the lead's index.
 func (st *store) insertLead(in leadInput) int {
+	// A new lead lengthens the lead columns: cached roll-ups are stale.
+	st.gen++
 	sp := in.spec
 	now := in.created
 	lt, ct := st.t[uLead], st.t[uContact]
