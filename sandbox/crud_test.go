@@ -438,6 +438,11 @@ func TestCreatesWithoutALead(t *testing.T) {
 	if len(e.events("object_type=lead&action=created")) != 2 {
 		t.Error("the leads made for them have no created events")
 	}
+	// A refused opportunity leaves no lead behind.
+	e.fieldErr("POST", "/api/v1/opportunity/", map[string]any{"status_id": won, "value": "lots"}, "value")
+	if e.s.NumLeads() != before+2 || len(e.events("object_type=lead&action=created")) != 2 {
+		t.Errorf("a refused create left a lead: %d leads", e.s.NumLeads())
+	}
 }
 
 func TestPipelineOrdersAndMovesStatuses(t *testing.T) {

@@ -158,7 +158,8 @@ func (c *call) createGraph(k uni) {
 		return
 	}
 	o := c.origin()
-	if leadID == "" {
+	newLead := leadID == ""
+	if newLead {
 		in, err := st.resolve(&LeadSpec{CreatedBy: c.user.ID}, s.now())
 		if err != nil {
 			fieldError(c.w, "lead_id", err.Error())
@@ -166,7 +167,6 @@ func (c *call) createGraph(k uni) {
 		}
 		li = int32(st.insertLead(in))
 		leadID = lt.ids[li]
-		s.logEvent(o, "lead", leadID, leadID, "created", st.leadJSON(int(li)), nil, nil)
 	}
 	t := st.t[k]
 	i := st.addRow(k, int(li), "")
@@ -195,10 +195,16 @@ func (c *call) createGraph(k uni) {
 		st.deriveOpp(i, label)
 	}
 	if len(bad) > 0 {
-		// The row is not kept: a refused create leaves nothing behind.
+		// Nothing is kept: a refused create leaves nothing behind.
 		st.retire(k, i)
+		if newLead {
+			st.retire(uLead, int(li))
+		}
 		fieldErrors(c.w, bad)
 		return
+	}
+	if newLead {
+		s.logEvent(o, "lead", leadID, leadID, "created", st.leadJSON(int(li)), nil, nil)
 	}
 	obj := st.objectJSON(k, i)
 	s.logEvent(o, eventType(uniName[k]), t.ids[i], leadID, "created", obj, nil, nil)
