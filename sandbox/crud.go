@@ -402,7 +402,7 @@ func (c *call) deleteLead(id string) {
 	if !ok {
 		return
 	}
-	s.deleting(c.origin(), func() { s.st.deleteLead(li, s.now().UnixNano()) })
+	s.deleting(c.origin(), func(at int64) { s.st.deleteLead(li, at) })
 	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
 
@@ -563,7 +563,7 @@ func (c *call) deleteContact(id string) {
 	if !ok {
 		return
 	}
-	s.deleting(c.origin(), func() { s.st.deleteObject(uContact, ci, s.now().UnixNano(), "") })
+	s.deleting(c.origin(), func(at int64) { s.st.deleteObject(uContact, ci, at, "") })
 	s.st.refreshLead(int(s.st.t[uContact].parent[ci]))
 	writeJSON(c.w, http.StatusOK, map[string]any{})
 }

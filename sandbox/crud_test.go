@@ -201,6 +201,11 @@ func TestGraphWrites(t *testing.T) {
 	// Deleting the lead takes what was created under it.
 	_, m, _ := e.do("POST", "/api/v1/opportunity/", map[string]any{"lead_id": lead, "status_id": won})
 	oppID := m["id"].(string)
+	// A lead shows its opportunities and tasks [DOC leads].
+	if _, l, _ := e.do("GET", "/api/v1/lead/"+lead+"/", nil); len(l["opportunities"].([]any)) != 1 || len(l["tasks"].([]any)) != 0 ||
+		l["opportunities"].([]any)[0].(map[string]any)["id"] != oppID {
+		t.Errorf("lead's opportunities and tasks: %v %v", l["opportunities"], l["tasks"])
+	}
 	if code, _, _ := e.do("DELETE", "/api/v1/lead/"+lead+"/", nil); code != 200 {
 		t.Fatal("delete lead")
 	}
@@ -209,6 +214,11 @@ func TestGraphWrites(t *testing.T) {
 	}
 	if ev := e.events("object_type=opportunity&action=deleted"); len(ev) != 2 || ev[0]["object_id"] != oppID || ev[0]["lead_id"] != lead {
 		t.Errorf("opportunity events: %v", ev)
+	}
+	// The lead's previous_data holds the opportunity deleted with it.
+	ld := e.events("object_type=lead&action=deleted")
+	if len(ld) != 1 || len(ld[0]["previous_data"].(map[string]any)["opportunities"].([]any)) != 1 {
+		t.Errorf("lead deleted event: %v", ld)
 	}
 }
 

@@ -44,6 +44,8 @@ type apiState struct {
 	keys map[string]string // API key → its id (api_…)
 	// cur is the origin of the deletes being made (deleting).
 	cur *origin
+	// lastDelete is the instant of the latest delete operation.
+	lastDelete int64
 	// colors of the lead statuses that have one, by status id.
 	colors map[string]string
 }
@@ -170,13 +172,23 @@ func (a *apiState) eventByID(id string) (*event, int) {
 	return a.events.at(n), n
 }
 
-// deleting runs del (which deletes through store.deleteObject) with o as
-// the origin of the deleted events the delete hook records. The caller
-// holds mu for writing.
-func (s *Server) deleting(o *origin, del func()) {
+// deleting runs del (which deletes through store.deleteObject at the
+// instant it is given) with o as the origin of the deleted events the row
+// hook records. The caller holds mu for writing.
+func (s *Server) deleting(o *origin, del func(at int64)) {
 	s.api.cur = o
 	defer func() { s.api.cur = nil }()
-	del()
+	del(s.deleteAt())
+}
+
+// deleteAt is the deletion instant of a new delete operation: now, and
+// after every earlier one, so that the objects one operation deletes
+// together share an instant no other operation's do (renderDeleted puts
+// back together what was deleted together, even under a frozen clock).
+func (s *Server) deleteAt() int64 {
+	at := max(s.now().UnixNano(), s.api.lastDelete+1)
+	s.api.lastDelete = at
+	return at
 }
 
 // onDeleteRow is the store's row hook: every object a delete removes gets
@@ -270,6 +282,13 @@ func (st *store) renderDeleted(r objRef) map[string]any {
 			addrs = append(addrs, st.addressJSON(j))
 		}
 		obj["contacts"], obj["contact_ids"], obj["addresses"] = contacts, ids, addrs
+		for k, key := range map[uni]string{uOpp: "opportunities", uTask: "tasks"} {
+			list := []any{}
+			for _, j := range with(uLead, i, k) {
+				list = append(list, st.objectJSON(k, j))
+			}
+			obj[key] = list
+		}
 		return obj
 	case uContact:
 		return contact(i)

@@ -304,7 +304,7 @@ func (c *call) deleteGraph(k uni, id string) {
 	if !ok {
 		return
 	}
-	s.deleting(c.origin(), func() { s.st.deleteObject(k, i, s.now().UnixNano(), "") })
+	s.deleting(c.origin(), func(at int64) { s.st.deleteObject(k, i, at, "") })
 	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
 

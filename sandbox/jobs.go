@@ -408,7 +408,7 @@ func (s *Server) fix(j *job) {
 // gone (deleted by another job, or its lead deleted) counts as processed.
 func (s *Server) deleteBatch(j *job) int {
 	end := min(j.pos+s.opts.BatchSize, len(j.matches))
-	at := s.now().UnixNano()
+	at := s.deleteAt()
 	s.api.cur = &origin{userID: j.createdBy, bulkID: j.id}
 	defer func() { s.api.cur = nil }()
 	for _, i := range j.matches[j.pos:end] {

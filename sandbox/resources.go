@@ -291,6 +291,15 @@ func (st *store) leadJSON(i int) map[string]any {
 		addrs = append(addrs, st.addressJSON(j))
 	}
 	obj["addresses"] = addrs
+	// "When a lead is returned, its basic info as well as related tasks,
+	// opportunities, and custom fields are included" [DOC leads].
+	for k, key := range map[uni]string{uOpp: "opportunities", uTask: "tasks"} {
+		list := []any{}
+		for _, j := range st.liveKids(uLead, i, k) {
+			list = append(list, st.objectJSON(k, j))
+		}
+		obj[key] = list
+	}
 	for _, cf := range st.cfs {
 		if v := cf.col.value(i); v != nil {
 			obj["custom."+cf.ID] = v
