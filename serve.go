@@ -140,6 +140,8 @@ func serve(ctx context.Context, cfg *serveConfig, logger *slog.Logger, stdin io.
 	g, err := guards.New(guards.Config{
 		Policy: guards.Policy{
 			MaxObjects:         cfg.MaxObjects,
+			VerifyIDsUpTo:      cfg.VerifyIDsUpTo,
+			MaxShare:           cfg.MaxShare,
 			AllowedObjectTypes: cfg.objectTypes,
 			AllowMatchAll:      cfg.AllowMatchAll,
 			Confirm:            guards.ConfirmMode(cfg.Confirm),

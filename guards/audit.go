@@ -37,10 +37,19 @@ type AuditRecord struct {
 	Total       *int      `json:"total,omitempty"`
 	WillDelete  *int      `json:"will_delete,omitempty"`
 	// Recounted and ResultsLimitSent are set on create records.
-	Recounted        *int   `json:"recounted,omitempty"`
-	ResultsLimitSent *int   `json:"results_limit_sent,omitempty"`
-	JobID            string `json:"job_id,omitempty"`
-	Outcome          string `json:"outcome,omitempty"`
+	Recounted        *int `json:"recounted,omitempty"`
+	ResultsLimitSent *int `json:"results_limit_sent,omitempty"`
+	// IDs are the ids the person was shown and the delete may take (create
+	// records of plans that kept them all, sorted), with their digest;
+	// SampleIDs stand in for them on larger plans.
+	IDs       []string `json:"ids,omitempty"`
+	IDsDigest string   `json:"ids_digest,omitempty"`
+	SampleIDs []string `json:"sample_ids,omitempty"`
+	JobID     string   `json:"job_id,omitempty"`
+	// CandidateJobIDs are the jobs a lost create may have made when there
+	// were several (none was adopted).
+	CandidateJobIDs []string `json:"candidate_job_ids,omitempty"`
+	Outcome         string   `json:"outcome,omitempty"`
 	// Code is the refusal code on refusal records.
 	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`

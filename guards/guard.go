@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bulkguard/bulkguard/closeapi"
 )
 
 // ConfirmMode says which confirmations count.
@@ -57,6 +59,16 @@ const (
 	MaxSampleSize     = 50
 	// NoSample as PreviewInput.SampleSize asks for the count only.
 	NoSample = -1
+	// DefaultVerifyIDsUpTo is Policy.VerifyIDsUpTo's default: the default
+	// MaxObjects, so every delete the default policy allows is checked id
+	// by id.
+	DefaultVerifyIDsUpTo = DefaultMaxObjects
+	// DefaultMaxShare is Policy.MaxShare's default. A cleanup removes a
+	// part of an organization; a job that would take more than half of
+	// every lead is a reset or a query that means more than it says (a
+	// tautology a few objects short of everything, or a count taken while
+	// the index lagged), and is worth a deliberate --max-share.
+	DefaultMaxShare = 0.5
 )
 
 // DefaultAllowedObjectTypes are the object types Close's search documents
@@ -79,6 +91,15 @@ type Policy struct {
 	Confirm ConfirmMode
 	// PlanTTL is how long a plan can be executed. 0 → 10 minutes.
 	PlanTTL time.Duration
+	// VerifyIDsUpTo: a plan that deletes at most this many objects stores
+	// every id the delete would take, and create refuses unless the delete
+	// would still take only those; larger plans are checked by their
+	// sample. 0 → 1000; at most closeapi.MaxIDWalk (one cursor walk).
+	VerifyIDsUpTo int
+	// MaxShare is the largest share of all objects of the type (will_delete
+	// / org_total) an executable plan may take, in (0, 1]. 0 → 0.5.
+	// AllowMatchAll lifts it.
+	MaxShare float64
 }
 
 // Config builds a Guard.
@@ -113,7 +134,8 @@ type Guard struct {
 	knownJobs  map[string]bool      // jobs this guard created or reconciled
 	lastCreate map[string]time.Time // principal → when it last sent a create
 
-	names nameCache // names of ids, for summaries
+	names     nameCache     // names of ids, for summaries
+	orgTotals orgTotalCache // objects of each type, for match_all and the share
 }
 
 // New checks the configuration and fills in defaults.
@@ -133,6 +155,18 @@ func New(c Config) (*Guard, error) {
 	}
 	if p.PlanTTL == 0 {
 		p.PlanTTL = DefaultPlanTTL
+	}
+	if p.VerifyIDsUpTo < 0 || p.VerifyIDsUpTo > closeapi.MaxIDWalk {
+		return nil, fmt.Errorf("guards: VerifyIDsUpTo must be between 0 and %d (one cursor walk), not %d", closeapi.MaxIDWalk, p.VerifyIDsUpTo)
+	}
+	if p.VerifyIDsUpTo == 0 {
+		p.VerifyIDsUpTo = DefaultVerifyIDsUpTo
+	}
+	if p.MaxShare < 0 || p.MaxShare > 1 || p.MaxShare != p.MaxShare {
+		return nil, fmt.Errorf("guards: MaxShare must be a fraction between 0 and 1, not %g", p.MaxShare)
+	}
+	if p.MaxShare == 0 {
+		p.MaxShare = DefaultMaxShare
 	}
 	switch p.Confirm {
 	case "":

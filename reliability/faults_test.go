@@ -188,24 +188,46 @@ func TestFaults(t *testing.T) {
 			},
 		},
 		{
-			name: "429 on the create: not retried, nothing deleted, plan used up",
+			// A 429 means Close did not act (docs/close-api.md §4.4): the
+			// create is sent once more after the reset.
+			name: "429 on the create: sent once more after the reset, one job",
 			setup: func(e *env) {
 				e.proxy.add(rule{method: http.MethodPost, path: createPath, times: 1,
 					act: reply(http.StatusTooManyRequests, "RateLimit", "limit=20, remaining=0, reset=1", "Retry-After", "1")})
 			},
 			run: func(t *testing.T, e *env) {
-				p, _, _, ok, txt := createFlow(t, e, 2)
+				p, ids, c, ok, txt := createFlow(t, e, 2)
+				wantStarted(t, e, p, ids, c, ok, txt, false)
+			},
+			wantJobs: 1, wantPosts: 2,
+		},
+		{
+			name: "429 on the create twice: nothing deleted, the plan kept for a retry",
+			setup: func(e *env) {
+				e.proxy.add(rule{method: http.MethodPost, path: createPath, times: 2,
+					act: reply(http.StatusTooManyRequests, "RateLimit", "limit=20, remaining=0, reset=1", "Retry-After", "1")})
+			},
+			run: func(t *testing.T, e *env) {
+				p, ids, _, ok, txt := createFlow(t, e, 2)
 				if ok {
-					t.Fatal("create succeeded through a 429")
+					t.Fatal("create succeeded through two 429s")
 				}
-				for _, f := range []string{"429", "Nothing was deleted", "preview"} {
+				for _, f := range []string{"429", "Nothing was deleted", "rate_limited", "same plan_id"} {
 					if !strings.Contains(txt, f) {
 						t.Errorf("text lacks %q: %s", f, txt)
 					}
 				}
-				wantNothingDeleted(t, e.call(toolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}), "plan_consumed")
+				if e.jobs() != 0 {
+					t.Fatal("a job exists after two 429s")
+				}
+				res := e.call(toolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase})
+				var c createOut
+				if !res.IsError {
+					structured(t, res, &c)
+				}
+				wantStarted(t, e, p, ids, c, !res.IsError, text(res), false)
 			},
-			wantJobs: 0, wantPosts: 1,
+			wantJobs: 1, wantPosts: 3,
 		},
 		{
 			name: "5xx burst on every request (sandbox failure rate 1), then recovery",
@@ -233,8 +255,9 @@ func TestFaults(t *testing.T) {
 			},
 			run: func(t *testing.T, e *env) {
 				readFlow(t, e)
-				if n := e.proxy.count(http.MethodPost, searchPath); n != 4 {
-					t.Errorf("%d search requests, want 4 (three failures, one success)", n)
+				// Three failures, one success, and one count of every lead.
+				if n := e.proxy.count(http.MethodPost, searchPath); n != 5 {
+					t.Errorf("%d search requests, want 5 (three failures, one success, one count of every lead)", n)
 				}
 				p, ids, c, ok, txt := createFlow(t, e, 2)
 				wantStarted(t, e, p, ids, c, ok, txt, false)
@@ -337,6 +360,8 @@ func TestFaults(t *testing.T) {
 			name: "connection dropped after the create and the job list down: may have started, job exists",
 			opts: envOpts{budget: time.Second, sandbox: sandbox.Options{DropAfterCreate: 1}},
 			setup: func(e *env) {
+				// The list before the create answers; every one after it fails.
+				e.proxy.add(rule{method: http.MethodGet, path: createPath, times: 1, act: func(w http.ResponseWriter, r *http.Request, next http.Handler) { next.ServeHTTP(w, r) }})
 				e.proxy.add(rule{method: http.MethodGet, path: createPath, times: -1, act: reply(http.StatusServiceUnavailable)})
 			},
 			run: func(t *testing.T, e *env) {

@@ -459,6 +459,7 @@ func TestPromptInjectionInSample(t *testing.T) {
 	for _, n := range names {
 		ids = append(ids, e.sb.AddLead(sandbox.LeadSpec{Name: n}))
 	}
+	addBystanders(e.sb, 3) // these three are not the whole organization
 	res := e.call(toolPreview, map[string]any{"s_query": idQuery(ids)})
 	var p previewOut
 	structured(t, res, &p)
@@ -518,9 +519,19 @@ func TestPromptInjectionInSample(t *testing.T) {
 	for _, n := range names {
 		sids = append(sids, strict.sb.AddLead(sandbox.LeadSpec{Name: n}))
 	}
+	addBystanders(strict.sb, 3)
 	sp := strict.preview(map[string]any{"s_query": idQuery(sids)})
 	wantNothingDeleted(t, strict.call(toolCreate, map[string]any{"plan_id": sp.PlanID, "confirm": "DELETE 3 LEADS"}), "elicitation")
 	if n := strict.creates() + e.creates(); n != 0 {
 		t.Fatalf("%d creates reached the sandbox", n)
+	}
+}
+
+// addBystanders adds n leads no test query names, so that a test's own
+// leads are not every lead of an otherwise empty organization (which the
+// guard refuses as match_all, and more than --max-share of).
+func addBystanders(sb *sandbox.Server, n int) {
+	for i := range n {
+		sb.AddLead(sandbox.LeadSpec{Name: fmt.Sprintf("Bystander Holdings %d", i+1)})
 	}
 }

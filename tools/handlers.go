@@ -143,6 +143,8 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		ObjectType:         p.ObjectType,
 		Total:              p.Total,
 		WillDelete:         p.WillDelete,
+		OrgTotal:           p.OrgTotal,
+		Share:              p.Share,
 		ResultsLimit:       p.ResultsLimit,
 		Summary:            p.Summary,
 		Sample:             p.Sample,
@@ -188,6 +190,9 @@ func decodeError(err error, prefix string) *argError {
 func previewText(p *previewResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "PREVIEW (%s, nothing deleted): %d %s(s) match; %d would be deleted.\n", p.Environment, p.Total, p.ObjectType, p.WillDelete)
+	if p.Share != "" {
+		fmt.Fprintf(&b, "Share: %s.\n", p.Share)
+	}
 	fmt.Fprintf(&b, "Query: %s\n", p.Summary)
 	if len(p.Sample) > 0 {
 		fmt.Fprintf(&b, "Sample (%d of %d):\n", len(p.Sample), p.Total)
