@@ -82,6 +82,9 @@ const (
 	CodeShareTooLarge    = "share_too_large"
 	CodeNothingToDelete  = "nothing_to_delete"
 	CodeAuditUnavailable = "audit_unavailable"
+	// CodeReadOnly: the server runs with --read-only, so no plan can be
+	// executed there (set by the tools layer, which registers no create).
+	CodeReadOnly = "read_only"
 
 	// Plan checks at create.
 	CodePlanUnknown       = "plan_unknown"

@@ -160,6 +160,14 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		e := p.ExpiresAt.UTC()
 		out.ExpiresAt = &e
 	}
+	if t.d.ReadOnly && out.Executable {
+		// create_bulk_delete is not registered here: a preview must not
+		// invite a call that cannot be made.
+		out.Executable, out.ConfirmationPhrase, out.ExpiresAt = false, "", nil
+		out.Refusal = &guards.Refusal{Code: guards.CodeReadOnly,
+			Problem: "this server runs with --read-only, so it has no create_bulk_delete and this plan cannot be executed here",
+			Next:    "Show the person the count, summary and sample. To delete these, the operator has to run bulkguard without --read-only; preview again there."}
+	}
 	return structuredResult(out, previewText(&out))
 }
 
