@@ -328,7 +328,16 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 	req.ResultsLimit = intp(sent)
 	rec.ResultsLimitSent = intp(sent)
 
-	// What the delete takes, by id, goes on the record of the create.
+	// What the delete takes, by query and by id, goes on the record of the
+	// create.
+	if node, _, err := schema.DecodeNode(plan.Request.SQuery); err == nil {
+		rec.SQuery = schema.Canonical(node)
+	}
+	if rec.SQuery == nil {
+		rec.SQuery = plan.Request.SQuery // not decodable: as sent
+	}
+	rec.Sort = plan.Request.Sort
+	rec.ResultsLimit = plan.Request.ResultsLimit
 	rec.IDsDigest = plan.IDsDigest
 	rec.IDs = unpackIDs(plan.IDs)
 	if rec.IDs == nil {

@@ -1,7 +1,10 @@
 package guards
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
+	"github.com/bulkguard/bulkguard/schema"
 )
 
 // recentQuery matches the leads named word created in the last hour: a
@@ -158,7 +162,9 @@ func TestCreateIdentityChanged(t *testing.T) {
 func TestCreateRecordsIDs(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	ids := h.addLeads("Idcorp", 4)
-	p := h.preview(input(t, nameQuery("Idcorp"), ""))
+	in := input(t, nameQuery("Idcorp"), newestFirst)
+	in.ResultsLimit = ptr(10)
+	p := h.preview(in)
 	if p.IDsChecked != 4 {
 		t.Fatalf("ids_checked %d, want 4", p.IDsChecked)
 	}
@@ -179,6 +185,16 @@ func TestCreateRecordsIDs(t *testing.T) {
 		creates++
 		if !slices.Equal(r.IDs, want) || !strings.HasPrefix(r.IDsDigest, "sha256:") {
 			t.Errorf("%s record ids %v digest %q, want %v", r.Event, r.IDs, r.IDsDigest, want)
+		}
+		// The query itself, canonical (its sha256 is the digest), with
+		// the sort and the results_limit asked for.
+		sum := sha256.Sum256(r.SQuery)
+		if !bytes.Equal(r.SQuery, schema.Canonical(in.Query)) || "sha256:"+hex.EncodeToString(sum[:]) != r.QueryDigest {
+			t.Errorf("%s record s_query %s (digest %s)", r.Event, r.SQuery, r.QueryDigest)
+		}
+		if !strings.Contains(string(r.Sort), `"date_created"`) || r.ResultsLimit == nil || *r.ResultsLimit != 10 ||
+			r.ResultsLimitSent == nil || *r.ResultsLimitSent != 4 {
+			t.Errorf("%s record sort %s results_limit %v sent %v", r.Event, r.Sort, r.ResultsLimit, r.ResultsLimitSent)
 		}
 	}
 	if creates != 2 {
