@@ -238,6 +238,22 @@ func hostileCases() []hostileCase {
 		{name: "object type not allowed", tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"opportunity"},{"type":"id","value":"oppo_1"}]}}`), want: []string{"object_type_not_allowed", "opportunity"}},
 		{name: "match_all", tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"match_all"}]}}`), want: []string{"match_all"}},
 		{name: "negated root", tool: toolPreview, args: lit(`{"s_query":{"type":"and","negate":true,"queries":[{"type":"object_type","object_type":"lead"},{"type":"id","value":"lead_x"}]}}`), want: []string{"match_all"}},
+		// Tautologies (issue 11): selective in shape, every lead in count.
+		{name: "saved_search of the All Leads view inside an and", tool: toolPreview, args: func(h *hostile) string {
+			id, ok := h.e.sb.SmartViewID("All Leads")
+			if !ok {
+				h.t.Fatal("no All Leads view")
+			}
+			return fmt.Sprintf(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"saved_search","saved_search_id":%q}]}}`, id)
+		}, want: []string{"match_all", "every lead in the organization"}},
+		{name: "date_created on or after 1970-01-01", tool: toolPreview, args: lit(withCond("date_created", `{"type":"moment_range","on_or_after":{"type":"fixed_local_date","value":"1970-01-01","which":"start"},"before":null}`)), want: []string{"match_all", "every lead in the organization"}},
+		{name: `id is not "lead_x"`, tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"id","value":"lead_x","negate":true}]}}`), want: []string{"match_all", "every lead in the organization"}},
+		{name: `name does not have the words "zzq"`, tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"field_condition","negate":true,"field":{"type":"regular_field","object_type":"lead","field_name":"name"},"condition":{"type":"text","mode":"full_words","value":"zzq"}}]}}`), want: []string{"match_all", "every lead in the organization"}},
+		{name: "name is set or not set", tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"or","queries":[` +
+			`{"type":"field_condition","field":{"type":"regular_field","object_type":"lead","field_name":"name"},"condition":{"type":"exists"}},` +
+			`{"type":"field_condition","negate":true,"field":{"type":"regular_field","object_type":"lead","field_name":"name"},"condition":{"type":"exists"}}]}]}}`), want: []string{"match_all", "every lead in the organization"}},
+		{name: "date_created exists", tool: toolPreview, args: lit(withCond("date_created", `{"type":"exists"}`)), want: []string{"match_all", "every lead in the organization"}},
+		{name: "a lone object_type opportunity", tool: toolPreview, args: lit(`{"s_query":{"type":"object_type","object_type":"opportunity"}}`), want: []string{"object_type_not_allowed", "opportunity"}},
 		// Ids with path tricks and junk.
 		{name: "job id ../../lead", tool: toolGet, args: lit(`{"id":"../../lead"}`), want: []string{"/id", "not a bulk-delete job id"}},
 		{name: "job id bulkdelete_../../lead", tool: toolGet, args: lit(`{"id":"bulkdelete_../../lead/"}`), want: []string{"/id", "not a bulk-delete job id"}},
