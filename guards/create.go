@@ -678,7 +678,7 @@ func (g *Guard) isOurJob(j *closeapi.BulkDelete, plan *Plan, sent int, creator s
 	if creator != "" && j.CreatedBy != nil && *j.CreatedBy != creator {
 		return false
 	}
-	if j.DateCreated != nil && j.DateCreated.Time.Before(plan.CreatedAt.Add(-reconcileSkew)) {
+	if j.DateCreated != nil && j.DateCreated.Before(plan.CreatedAt.Add(-reconcileSkew)) {
 		return false
 	}
 	return sameQuery(j.SQuery, plan.Request.SQuery)

@@ -127,7 +127,7 @@ func TestCreateIdentityChanged(t *testing.T) {
 			}
 			fresh := tc.swap(h, clock)
 			_, err := h.g.Create(context.Background(), h.cl, p.PlanID, phrase(p))
-			r := wantRefusal(t, err, CodeIdentityChanged)
+			r := refusalOf(t, err, CodeIdentityChanged)
 			if !strings.Contains(r.Problem, tc.want) || !strings.Contains(r.Error(), "Nothing was deleted.") {
 				t.Errorf("refusal %q lacks %q", r.Error(), tc.want)
 			}
@@ -292,7 +292,7 @@ func TestMatchAllByCount(t *testing.T) {
 			h.addLeads("Allcorp", 3)
 			before := h.sb.NumLeads()
 			_, err := h.g.Preview(context.Background(), h.cl, input(t, tc.query(h), ""))
-			r := wantRefusal(t, err, CodeMatchAll)
+			r := refusalOf(t, err, CodeMatchAll)
 			want := fmt.Sprintf("%d leads of %d leads: every lead in the organization", before, before)
 			if !strings.Contains(r.Problem, want) || !strings.Contains(r.Next, "--allow-match-all") {
 				t.Errorf("refusal %q lacks %q", r.Error(), want)

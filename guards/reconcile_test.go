@@ -175,7 +175,7 @@ func TestCreateRateLimited(t *testing.T) {
 				}
 				return
 			}
-			r := wantRefusal(t, err, tc.code)
+			r := refusalOf(t, err, tc.code)
 			if !strings.Contains(r.Next, "Wait") || !strings.Contains(r.Next, "same plan_id") {
 				t.Errorf("refusal %q does not say when to retry", r.Error())
 			}
