@@ -219,9 +219,12 @@ func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal 
 	return nil
 }
 
-// Create executes a plan: plan checks, confirmation, recount, then one
-// CreateBulkDelete with results_limit = min(requested, will_delete). It
-// costs Close two requests (recount and create) when nothing goes wrong.
+// Create executes a plan: plan checks, confirmation, recount (reading the
+// ids the delete would take: every one up to Policy.VerifyIDsUpTo, else the
+// first page), the job list as it is, then one CreateBulkDelete with
+// results_limit = min(requested, will_delete). It costs Close three
+// requests when nothing goes wrong (one more per 200 ids beyond the first
+// 200).
 //
 // Concurrency: the plan is claimed atomically before the recount, so of
 // any number of concurrent Creates of one plan at most one reaches Close;
@@ -229,13 +232,14 @@ func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal 
 //
 // What happens to the plan: refusals before the claim (plan checks,
 // confirmation) leave it untouched, so a mistyped phrase can be retried.
-// After the claim, a failed recount or an audit failure releases it
-// (nothing was sent, the same confirmation may be retried); drift up and
-// a recount of zero discard it (the person must see the new numbers); a
-// sent create consumes it, whatever the answer. These state changes run
-// under their own context (stateCtx), so a caller that cancels midway
-// never leaves the plan claimed, and an error from one is returned with the
-// outcome, never dropped.
+// After the claim, a failed recount or job list, an audit failure, or a
+// create Close answered 429 (it did not act) release it (the same
+// confirmation may be retried); drift up, a recount of zero and a changed
+// id set discard it (the person must see the new matches); any other
+// answer to the create consumes it. These state changes run under their
+// own context (stateCtx), so a caller that cancels midway never leaves the
+// plan claimed, and an error from one is returned with the outcome, never
+// dropped.
 func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, c Confirmation) (*Execution, error) {
 	principal := cl.Principal()
 	plan, err := g.checkPlan(ctx, principal, planID)

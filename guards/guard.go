@@ -5,7 +5,8 @@
 // in one Close request with exactly the query and sort the delete will use,
 // and saves a Plan. Create loads the plan (single use, bound to the
 // credential that previewed it, expiring), checks the person's confirmation,
-// recounts, refuses when more objects match than were shown, and sends the
+// recounts, refuses when more objects match than were shown or when the
+// delete would take an object the person was not shown, and sends the
 // bulk delete with results_limit capped at the confirmed count, so Close can
 // never delete more than the person agreed to. Every step is written to an
 // append-only audit log, and a create that cannot be recorded is not sent.
