@@ -1,8 +1,10 @@
 // Package guards is the safety layer between a model and Close's bulk
 // delete: plan → confirm → execute (DESIGN.md "The guard").
 //
-// Preview judges the query by policy without Close, counts and samples it
-// in one Close request with exactly the query and sort the delete will use,
+// Preview judges the query by policy without Close, counts, samples and
+// lists the ids of its matches in one Close search (one more per 200 ids)
+// with exactly the query, sort and results_limit the delete will use,
+// counts every object of the type to judge match-all and share by number,
 // and saves a Plan. Create loads the plan (single use, bound to the
 // credential that previewed it, expiring), checks the person's confirmation,
 // recounts, refuses when more objects match than were shown or when the
