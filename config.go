@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -454,7 +455,7 @@ func (cfg *serveConfig) validate() error {
 	if cfg.VerifyIDsUpTo < 1 || cfg.VerifyIDsUpTo > closeapi.MaxIDWalk {
 		return badFlag("verify-ids-up-to", "--verify-ids-up-to %d: want a number from 1 to %d (one search cursor walk returns at most %d ids)", cfg.VerifyIDsUpTo, closeapi.MaxIDWalk, closeapi.MaxIDWalk)
 	}
-	if !(cfg.MaxShare > 0 && cfg.MaxShare <= 1) {
+	if cfg.MaxShare <= 0 || cfg.MaxShare > 1 || math.IsNaN(cfg.MaxShare) {
 		return badFlag("max-share", "--max-share %g: want a fraction above 0 and at most 1, e.g. 0.5", cfg.MaxShare)
 	}
 	cfg.objectTypes = nil

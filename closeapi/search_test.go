@@ -32,7 +32,9 @@ func fakeSearch(t *testing.T, n, short int) *fakeClose {
 		}
 		pos := 0
 		if req.Cursor != nil {
-			fmt.Sscanf(*req.Cursor, "at%d", &pos)
+			if _, err := fmt.Sscanf(*req.Cursor, "at%d", &pos); err != nil {
+				t.Errorf("cursor %q: %v", *req.Cursor, err)
+			}
 		}
 		end := min(pos+req.Limit, limited)
 		var rows []string

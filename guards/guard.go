@@ -23,6 +23,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -165,7 +166,7 @@ func New(c Config) (*Guard, error) {
 	if p.VerifyIDsUpTo == 0 {
 		p.VerifyIDsUpTo = DefaultVerifyIDsUpTo
 	}
-	if p.MaxShare < 0 || p.MaxShare > 1 || p.MaxShare != p.MaxShare {
+	if p.MaxShare < 0 || p.MaxShare > 1 || math.IsNaN(p.MaxShare) {
 		return nil, fmt.Errorf("guards: MaxShare must be a fraction between 0 and 1, not %g", p.MaxShare)
 	}
 	if p.MaxShare == 0 {

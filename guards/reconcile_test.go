@@ -124,7 +124,7 @@ func TestReconcileTwoProcessesOneKey(t *testing.T) {
 func TestCreateRateLimited(t *testing.T) {
 	tests := []struct {
 		name       string
-		limited    int    // how many creates get 429
+		limited    int32  // how many creates get 429
 		retryAfter string // the 429's Retry-After
 		creates    int    // creates that reach the front
 		code       string // refusal, "" = a job
@@ -140,7 +140,7 @@ func TestCreateRateLimited(t *testing.T) {
 			h.addLeads("Ratecorp", 3)
 			p := h.preview(input(t, nameQuery("Ratecorp"), ""))
 			var left atomic.Int32
-			left.Store(int32(tc.limited))
+			left.Store(tc.limited)
 			limit := func(w http.ResponseWriter, r *http.Request) bool {
 				if r.Method != http.MethodPost || r.URL.Path != "/api/v1/bulk_action/delete/" || left.Add(-1) < 0 {
 					return false
