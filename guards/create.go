@@ -637,8 +637,11 @@ func (g *Guard) reconcile(ctx context.Context, cl *closeapi.Client, plan *Plan, 
 			for i := range list.Data {
 				j := &list.Data[i]
 				if snapshot[j.ID] {
-					// The list is newest first: from here on every job
-					// existed before the create.
+					// The list is newest first (as the sandbox lists it;
+					// Close's order is inferred): from here on every job
+					// existed before the create. Were it oldest first, the
+					// walk would stop at once and report uncertainty, the
+					// safe way to be wrong.
 					break pages
 				}
 				if g.isOurJob(j, plan, sent, creator) {
