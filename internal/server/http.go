@@ -55,6 +55,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	h, shutdownMCP := s.Handler()
 	srv := newHTTPServer(h, s.log, s.cfg.ReadHeaderTimeout)
+	// At the start of Shutdown, once the listener is closed: end every
+	// body still being read (a client sending one byte a second would hold
+	// its connection, and so the shutdown, for the whole BodyReadTimeout).
+	srv.RegisterOnShutdown(s.bodies.cutAll)
 
 	addr := ln.Addr().String()
 	endpoint := pathMCP
@@ -103,7 +107,7 @@ func (s *Server) Handler() (h http.Handler, shutdown func(context.Context)) {
 		})
 	})
 	guard := func(h http.Handler) http.Handler {
-		return checkOrigin(requireBearer(s.token, limitBody(int64(cfg.MaxBodyBytes), cfg.BodyReadTimeout, h)))
+		return checkOrigin(requireBearer(s.token, limitBody(int64(cfg.MaxBodyBytes), h)))
 	}
 	switch cfg.Transport {
 	case TransportSSE:
@@ -122,13 +126,13 @@ func (s *Server) Handler() (h http.Handler, shutdown func(context.Context)) {
 		mux.Handle(pathMCP, guard(h))
 		shutdown = func(ctx context.Context) { _ = h.Shutdown(ctx) }
 	}
-	return mux, shutdown
+	return s.bodies.deadline(cfg.BodyReadTimeout, mux), shutdown
 }
 
 // NewHTTPServer is an http.Server with the timeouts of every bulkguard
 // listener, for `bulkguard sandbox`.
 func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
-	return newHTTPServer(h, logger, defaultReadHeaderTimeout)
+	return newHTTPServer(new(bodyReads).deadline(defaultBodyReadTimeout, h), logger, defaultReadHeaderTimeout)
 }
 
 // newHTTPServer sets the timeouts every listener of ours uses. There is no
@@ -222,10 +226,11 @@ func bearerToken(h string) (string, bool) {
 }
 
 // limitBody rejects request bodies over max bytes with 413 before the MCP
-// transport sees them. The body is read here, under its own read deadline,
-// so the limit gives a 413 whatever the transport would have made of a
-// truncated body (mcp-go answers a read error with a JSON-RPC parse error).
-func limitBody(max int64, readTimeout time.Duration, next http.Handler) http.Handler {
+// transport sees them. The body is read here, under the read deadline
+// bodyReads.deadline set, so the limit gives a 413 whatever the transport
+// would have made of a truncated body (mcp-go answers a read error with a
+// JSON-RPC parse error).
+func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
@@ -235,8 +240,6 @@ func limitBody(max int64, readTimeout time.Duration, next http.Handler) http.Han
 			tooLarge(w, max)
 			return
 		}
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Now().Add(readTimeout))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 		var mbe *http.MaxBytesError
 		switch {
@@ -252,7 +255,7 @@ func limitBody(max int64, readTimeout time.Duration, next http.Handler) http.Han
 		}
 		// Clear the deadline: the response may stream for a long time, and
 		// net/http's background read must not see an expired deadline.
-		_ = rc.SetReadDeadline(time.Time{})
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)

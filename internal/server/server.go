@@ -119,6 +119,7 @@ type Server struct {
 	guard   *guards.Guard
 	mcp     *mcpserver.MCPServer
 	token   string
+	bodies  bodyReads // request bodies being read, ended at shutdown
 }
 
 // New builds the server described by cfg. cleanup stops the in-process
