@@ -36,6 +36,13 @@ const (
 	// request body (slow-body attacks), in place of a connection-wide
 	// ReadTimeout.
 	defaultBodyReadTimeout = 30 * time.Second
+	// DefaultMaxHTTPSessions: a session costs about 13 KiB (264 MiB for
+	// 20,000), so the cap bounds them near 13 MiB while leaving room for far
+	// more clients than one guard serves.
+	DefaultMaxHTTPSessions = 1000
+	// DefaultHTTPSessionIdleTTL outlasts a person's pause between tool
+	// calls; a client whose session idled out gets 404 and initializes again.
+	DefaultHTTPSessionIdleTTL = 30 * time.Minute
 	// ShutdownTimeout bounds a graceful shutdown before connections are cut.
 	ShutdownTimeout = 10 * time.Second
 )
@@ -122,7 +129,11 @@ func (s *Server) Handler() (h http.Handler, shutdown func(context.Context)) {
 	default:
 		// DNS-rebinding protection stays on (WithDisableLocalhostProtection
 		// is never passed).
-		h := mcpserver.NewStreamableHTTPServer(s.mcp, mcpserver.WithStreamableHTTPLogger(s.log))
+		// Sessions are capped and idle ones swept (sessionLimiter).
+		var h *mcpserver.StreamableHTTPServer
+		s.sessions = newSessionLimiter(cfg.MaxHTTPSessions, func(id string) { endSession(h, pathMCP, id) })
+		h = mcpserver.NewStreamableHTTPServer(s.mcp, mcpserver.WithStreamableHTTPLogger(s.log),
+			mcpserver.WithSessionIdManager(s.sessions), mcpserver.WithSessionIdleTTL(cfg.HTTPSessionIdleTTL))
 		mux.Handle(pathMCP, guard(h))
 		shutdown = func(ctx context.Context) { _ = h.Shutdown(ctx) }
 	}

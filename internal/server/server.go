@@ -57,6 +57,11 @@ type Config struct {
 	// and 30 s.
 	ReadHeaderTimeout time.Duration
 	BodyReadTimeout   time.Duration
+	// MaxHTTPSessions caps the live streamable-HTTP sessions (the least
+	// recently used is pushed out) and HTTPSessionIdleTTL ends a session
+	// idle that long; 0 means 1000 and 30 minutes.
+	MaxHTTPSessions    int
+	HTTPSessionIdleTTL time.Duration
 
 	// CloseURL and CloseAPIKey reach Close. With CloseAPIKey empty, or
 	// Sandbox set, the built-in sandbox serves instead (on a loopback port)
@@ -120,6 +125,8 @@ type Server struct {
 	mcp     *mcpserver.MCPServer
 	token   string
 	bodies  bodyReads // request bodies being read, ended at shutdown
+	// sessions are the live streamable-HTTP sessions (set by Handler).
+	sessions *sessionLimiter
 }
 
 // New builds the server described by cfg. cleanup stops the in-process
@@ -136,6 +143,12 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 	}
 	if cfg.BodyReadTimeout == 0 {
 		cfg.BodyReadTimeout = defaultBodyReadTimeout
+	}
+	if cfg.MaxHTTPSessions == 0 {
+		cfg.MaxHTTPSessions = DefaultMaxHTTPSessions
+	}
+	if cfg.HTTPSessionIdleTTL == 0 {
+		cfg.HTTPSessionIdleTTL = DefaultHTTPSessionIdleTTL
 	}
 	if cfg.CloseURL == "" {
 		cfg.CloseURL = closeapi.DefaultBaseURL

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mcpPost sends one JSON-RPC message to /mcp in session sid ("" for none)
+// and returns the status and the session id the answer carries.
+func mcpPost(t *testing.T, base, sid, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+pathMCP, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if sid != "" {
+		req.Header.Set("Mcp-Session-Id", sid)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Mcp-Session-Id")
+}
+
+const pingBody = `{"jsonrpc":"2.0","id":2,"method":"ping"}`
+
+// TestSessionCap: initializations past MaxHTTPSessions push the least
+// recently used sessions out (404 on their next request, so the client
+// initializes again); the others keep working.
+func TestSessionCap(t *testing.T) {
+	s, ts := newTestServer(t, Config{Transport: TransportHTTP, HTTPToken: testToken, MaxHTTPSessions: 3})
+	var ids []string
+	for i := range 5 {
+		st, sid := mcpPost(t, ts.URL, "", initBody)
+		if st != http.StatusOK || sid == "" {
+			t.Fatalf("initialize %d: status %d, session %q", i, st, sid)
+		}
+		ids = append(ids, sid)
+		if i == 1 {
+			// The first session is used again, so the second is now the
+			// least recently used.
+			if st, _ := mcpPost(t, ts.URL, ids[0], pingBody); st != http.StatusOK {
+				t.Fatalf("ping of a live session: %d", st)
+			}
+		}
+	}
+	if n := s.sessions.Len(); n != 3 {
+		t.Errorf("%d live sessions, want the cap of 3", n)
+	}
+	// Pushed out in order of last use: 1 (used least recently), then 0.
+	want := map[int]int{0: 404, 1: 404, 2: 200, 3: 200, 4: 200}
+	for i, sid := range ids {
+		if st, _ := mcpPost(t, ts.URL, sid, pingBody); st != want[i] {
+			t.Errorf("session %d: status %d, want %d", i, st, want[i])
+		}
+	}
+}
+
+// TestSessionIdleTTL: a session idle past HTTPSessionIdleTTL is gone.
+func TestSessionIdleTTL(t *testing.T) {
+	s, ts := newTestServer(t, Config{Transport: TransportHTTP, HTTPToken: testToken, HTTPSessionIdleTTL: time.Second})
+	st, sid := mcpPost(t, ts.URL, "", initBody)
+	if st != http.StatusOK || sid == "" {
+		t.Fatalf("initialize: status %d, session %q", st, sid)
+	}
+	// mcp-go sweeps every max(TTL/2, 1s); a safety net well above that.
+	for deadline := time.Now().Add(15 * time.Second); s.sessions.Len() > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle session was never swept")
+		}
+	}
+	if st, _ := mcpPost(t, ts.URL, sid, pingBody); st != http.StatusNotFound {
+		t.Errorf("idle session: status %d, want 404", st)
+	}
+}
