@@ -79,6 +79,11 @@ type Policy struct {
 	Confirm ConfirmMode
 	// PlanTTL is how long a plan can be executed. 0 → 10 minutes.
 	PlanTTL time.Duration
+	// MaxPlansPerPrincipal and MaxPlanBytes cap the unexpired plans one
+	// credential holds (count) and all of them hold (encoded bytes); a
+	// preview past a cap is refused as plans_full. 0 → 100 and 64 MiB.
+	MaxPlansPerPrincipal int
+	MaxPlanBytes         int64
 }
 
 // Config builds a Guard.
@@ -114,6 +119,8 @@ type Guard struct {
 	lastCreate map[string]time.Time // principal → when it last sent a create
 
 	names nameCache // names of ids, for summaries
+
+	plans *planBudget // caps on the plans saved
 }
 
 // New checks the configuration and fills in defaults.
@@ -133,6 +140,15 @@ func New(c Config) (*Guard, error) {
 	}
 	if p.PlanTTL == 0 {
 		p.PlanTTL = DefaultPlanTTL
+	}
+	if p.MaxPlansPerPrincipal < 0 || p.MaxPlanBytes < 0 {
+		return nil, errors.New("guards: plan caps must not be negative")
+	}
+	if p.MaxPlansPerPrincipal == 0 {
+		p.MaxPlansPerPrincipal = DefaultMaxPlansPerPrincipal
+	}
+	if p.MaxPlanBytes == 0 {
+		p.MaxPlanBytes = DefaultMaxPlanBytes
 	}
 	switch p.Confirm {
 	case "":
@@ -187,6 +203,7 @@ func New(c Config) (*Guard, error) {
 		usedNonces: map[string]time.Time{},
 		knownJobs:  map[string]bool{},
 		lastCreate: map[string]time.Time{},
+		plans:      newPlanBudget(p.MaxPlansPerPrincipal, p.MaxPlanBytes, p.PlanTTL),
 	}, nil
 }
 
