@@ -319,7 +319,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		return nil, &Error{Op: "mark plan consumed (nothing was sent)", Err: err}
 	}
 	g.mu.Lock()
-	g.lastCreate[principal] = g.now()
+	g.lastCreate.put(principal, struct{}{}, g.now())
 	g.mu.Unlock()
 
 	receipt := Receipt{
@@ -358,7 +358,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		return nil, &Error{Op: fmt.Sprintf("the bulk delete for plan %s was refused by Close or could not be sent, so nothing was deleted; the plan is used up, so preview again after fixing the cause", planID), Err: sendErr}
 	}
 	g.mu.Lock()
-	g.knownJobs[job.ID] = true
+	g.knownJobs.put(job.ID, struct{}{}, g.now())
 	g.mu.Unlock()
 	out.JobID = job.ID
 	// The intent record already stands for this delete; if the outcome
@@ -483,7 +483,7 @@ func (g *Guard) isOurJob(j *closeapi.BulkDelete, plan *Plan, sent int) bool {
 		return false
 	}
 	g.mu.Lock()
-	known := g.knownJobs[j.ID]
+	_, known := g.knownJobs.get(j.ID, g.now())
 	g.mu.Unlock()
 	if known {
 		return false

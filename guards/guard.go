@@ -115,8 +115,8 @@ type Guard struct {
 
 	mu         sync.Mutex
 	usedNonces map[string]time.Time
-	knownJobs  map[string]bool      // jobs this guard created or reconciled
-	lastCreate map[string]time.Time // principal → when it last sent a create
+	knownJobs  *timedMap[struct{}] // jobs this guard created or reconciled
+	lastCreate *timedMap[struct{}] // principal → when it last sent a create
 
 	names nameCache // names of ids, for summaries
 
@@ -201,8 +201,8 @@ func New(c Config) (*Guard, error) {
 		now:        now,
 		aead:       aead,
 		usedNonces: map[string]time.Time{},
-		knownJobs:  map[string]bool{},
-		lastCreate: map[string]time.Time{},
+		knownJobs:  newTimedMap[struct{}](knownJobsTTL, maxTracked),
+		lastCreate: newTimedMap[struct{}](indexLagWindow, maxTracked),
 		plans:      newPlanBudget(p.MaxPlansPerPrincipal, p.MaxPlanBytes, p.PlanTTL),
 	}, nil
 }

@@ -437,6 +437,6 @@ func pointerOrRoot(p string) string {
 func (g *Guard) recentlyCreated(principal string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	t, ok := g.lastCreate[principal]
-	return ok && g.now().Sub(t) < indexLagWindow
+	_, ok := g.lastCreate.get(principal, g.now())
+	return ok
 }
