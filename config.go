@@ -308,7 +308,7 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 	c.boolean(&cfg.AllowClientKeys, "allow-client-keys", "BULKGUARD_ALLOW_CLIENT_KEYS",
 		"let HTTP clients send their own Close API key per request instead of using CLOSE_API_KEY")
 	c.value(&cfg.MaxBodyBytes, "max-body-bytes", "BULKGUARD_MAX_BODY_BYTES",
-		"largest HTTP request body accepted (`size`, e.g. 1MiB, 512KiB, 65536); larger requests get 413")
+		"largest HTTP request body and stdio message accepted (`size`, e.g. 1MiB, 512KiB, 65536); larger requests get 413, larger stdio messages a JSON-RPC error")
 	c.str(&cfg.TZOffset, "tz-offset", "BULKGUARD_TZ_OFFSET", "",
 		"`hours` from UTC (e.g. -4, 5.5) sent to Close as x-tz-offset, so relative dates such as \"today\" in a query mean the same day as for the person; empty = UTC")
 	c.integer(&cfg.MaxPlansPerPrincipal, "max-plans-per-principal", "BULKGUARD_MAX_PLANS_PER_PRINCIPAL", guards.DefaultMaxPlansPerPrincipal,

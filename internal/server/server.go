@@ -50,7 +50,8 @@ type Config struct {
 	// HTTPToken is the bearer token HTTP clients must send. Empty: New
 	// generates one and prints it once to Stderr (never to the logger).
 	HTTPToken string
-	// MaxBodyBytes is the largest HTTP request body; 0 means 1 MiB.
+	// MaxBodyBytes is the largest HTTP request body and stdio message; 0
+	// means 1 MiB.
 	MaxBodyBytes ByteSize
 	// ReadHeaderTimeout and BodyReadTimeout bound how long an HTTP client
 	// may take to send its headers and its body (slowloris); 0 means 10 s
@@ -323,7 +324,15 @@ func (s *Server) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) e
 func (s *Server) ServeStdio(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	ss := mcpserver.NewStdioServer(s.mcp)
 	ss.SetErrorLogger(slog.NewLogLogger(s.log.Handler(), slog.LevelError))
-	err := ss.Listen(ctx, stdin, stdout)
+	out := &lockedWriter{w: stdout}
+	max := s.cfg.MaxBodyBytes
+	in := newLineLimiter(stdin, int(max), func(prefix []byte, size int64) {
+		s.log.Warn("stdio message over the size limit skipped", "bytes", size, "limit", max.String())
+		if _, err := out.Write(tooLargeResponse(requestID(prefix), size, max)); err != nil {
+			s.log.Error("answer an over-long stdio message", "err", err)
+		}
+	})
+	err := ss.Listen(ctx, in, out)
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, context.Canceled):
 		s.log.Info("stdio session ended")
