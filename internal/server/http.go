@@ -19,6 +19,8 @@ import (
 	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/bulkguard/bulkguard/tools"
 )
 
 const (
@@ -267,6 +269,7 @@ func limitBody(max int64, next http.Handler) http.Handler {
 		// Clear the deadline: the response may stream for a long time, and
 		// net/http's background read must not see an expired deadline.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		body = tools.MarkUnreadableArguments(body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)

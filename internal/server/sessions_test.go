@@ -82,3 +82,28 @@ func TestSessionIdleTTL(t *testing.T) {
 		t.Errorf("idle session: status %d, want 404", st)
 	}
 }
+
+// TestOutOfRangeArgumentHTTP: results_limit 1e309 over streamable HTTP.
+func TestOutOfRangeArgumentHTTP(t *testing.T) {
+	_, ts := newTestServer(t, Config{Transport: TransportHTTP, HTTPToken: testToken})
+	_, sid := mcpPost(t, ts.URL, "", initBody)
+	req, err := http.NewRequest(http.MethodPost, ts.URL+pathMCP, strings.NewReader(outOfRangeCall))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sid)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(resp.Body)
+	// The answer is plain JSON or one SSE event carrying it.
+	if i := strings.Index(string(body), "data: "); i >= 0 {
+		body = []byte(strings.TrimSpace(strings.SplitN(string(body[i+len("data: "):]), "\n", 2)[0]))
+	}
+	wantOutOfRangeResult(t, body)
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/bulkguard/bulkguard/tools"
 )
 
 // idPrefixBytes is how much of an over-long message is kept to find its id.
@@ -70,7 +72,10 @@ func (l *lineLimiter) next() {
 			l.tooLong(l.line, size)
 			return
 		}
-		l.buf = l.line
+		l.buf = tools.MarkUnreadableArguments(l.line)
+		if len(l.buf) > 0 && l.buf[len(l.buf)-1] != '\n' && bytes.HasSuffix(l.line, []byte("\n")) {
+			l.buf = append(l.buf, '\n') // a rewritten message is still one line
+		}
 		return
 	}
 }

@@ -85,3 +85,49 @@ func TestRequestID(t *testing.T) {
 		}
 	}
 }
+
+// outOfRangeCall is a preview whose results_limit no float64 holds: mcp-go
+// alone answers it with a JSON-RPC error before any handler runs.
+const outOfRangeCall = `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"preview_bulk_delete","arguments":{"s_query":{"type":"object_type","object_type":"lead"},"results_limit":1e309}}}`
+
+// wantOutOfRangeResult checks the answer to outOfRangeCall: a tool result
+// with isError naming /results_limit, not a JSON-RPC error.
+func wantOutOfRangeResult(t *testing.T, answer []byte) {
+	t.Helper()
+	var a struct {
+		Error  json.RawMessage `json:"error"`
+		Result struct {
+			IsError bool `json:"isError"`
+			Content []struct {
+				Text string `json:"text"`
+			} `json:"content"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(answer, &a); err != nil {
+		t.Fatalf("answer %s: %v", answer, err)
+	}
+	if a.Error != nil || !a.Result.IsError || len(a.Result.Content) == 0 ||
+		!strings.Contains(a.Result.Content[0].Text, "/results_limit") || !strings.Contains(a.Result.Content[0].Text, "out of range") {
+		t.Errorf("answer %s: want an isError result naming /results_limit", answer)
+	}
+}
+
+// TestOutOfRangeArgumentStdio: results_limit 1e309 on stdio.
+func TestOutOfRangeArgumentStdio(t *testing.T) {
+	s, cleanup, err := New(Config{AuditLog: filepath.Join(t.TempDir(), "audit.jsonl"), SandboxOptions: sandbox.Options{EmptyOrg: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	var out bytes.Buffer
+	if err := s.ServeStdio(context.Background(), strings.NewReader(initBody+"\n"+outOfRangeCall+"\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(out.String()), "\n") {
+		if strings.Contains(line, `"id":9`) {
+			wantOutOfRangeResult(t, []byte(line))
+			return
+		}
+	}
+	t.Fatalf("no answer to the call: %s", out.String())
+}
