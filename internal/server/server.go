@@ -185,6 +185,9 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open audit log %s: %w", cfg.AuditLog, err)
 	}
+	if was, ok := audit.Tightened(); ok {
+		log.Warn("the audit log was readable by others: its mode is now 0600", "path", cfg.AuditLog, "was", fmt.Sprintf("%#o", was))
+	}
 	closers = append(closers, func() {
 		if err := audit.Close(); err != nil {
 			log.Error("close audit log", "path", cfg.AuditLog, "err", err)
