@@ -21,7 +21,7 @@ func TestAuditShortWrite(t *testing.T) {
 		return
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAuditShortWrite$", "-test.count=1", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAuditShortWrite$", "-test.count=1", "-test.v") //nolint:gosec // the test binary itself
 	cmd.Env = append(os.Environ(), "BULKGUARD_TEST_AUDIT_FSIZE="+dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestAuditShortWrite") {
@@ -53,13 +53,13 @@ func auditShortWriteChild(t *testing.T, path string) {
 	if _, err := log.Append(AuditRecord{Event: "first"}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := os.Stat(path)
+	st, err := os.Stat(path) //nolint:gosec // a path of the parent test's temporary directory
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Room for 64 more bytes: the next record is far longer, so the write
 	// stops part way through it.
-	limited := syscall.Rlimit{Cur: uint64(st.Size()) + 64, Max: old.Max}
+	limited := syscall.Rlimit{Cur: uint64(st.Size()) + 64, Max: old.Max} //nolint:gosec // a file size is never negative
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limited); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,8 @@ func auditShortWriteChild(t *testing.T, path string) {
 	if werr == nil {
 		t.Fatal("a record past the file-size limit was reported written")
 	}
-	if after, err := os.Stat(path); err != nil || after.Size() != st.Size() {
+	after, err := os.Stat(path) //nolint:gosec // as above
+	if err != nil || after.Size() != st.Size() {
 		t.Fatalf("after the short write the file has %d bytes, want %d (err %v)", after.Size(), st.Size(), err)
 	}
 	if _, err := log.Append(AuditRecord{Event: "third"}); err != nil {
