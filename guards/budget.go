@@ -77,7 +77,7 @@ func (b *planBudget) admit(p *Plan, now time.Time) *Refusal {
 	}
 	if problem != "" {
 		return &Refusal{Code: CodePlansFull,
-			Problem: problem + ", so this preview was not saved and nothing was deleted",
+			Problem: problem + ", so this preview was not saved",
 			Next: fmt.Sprintf("Wait for older plans to expire (a plan lasts %s, --plan-ttl), or use fewer or lighter previews "+
 				"(reuse the plan already made for a query instead of previewing it again), then call preview_bulk_delete again.", b.ttl)}
 	}

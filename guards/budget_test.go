@@ -40,9 +40,9 @@ func TestPlanCapsPreview(t *testing.T) {
 			}
 			_, err = h.g.Preview(context.Background(), h.cl, in)
 			r := wantRefusal(t, err, CodePlansFull)
-			for _, s := range []string{tc.wantText, "nothing was deleted"} {
-				if !strings.Contains(r.Problem, s) {
-					t.Errorf("problem %q lacks %q", r.Problem, s)
+			for _, s := range []string{tc.wantText, "not saved", "Nothing was deleted"} {
+				if !strings.Contains(r.Error(), s) {
+					t.Errorf("refusal %q lacks %q", r.Error(), s)
 				}
 			}
 			if !strings.Contains(r.Next, "expire") || !strings.Contains(r.Next, "fewer or lighter previews") {
