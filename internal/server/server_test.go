@@ -109,7 +109,7 @@ func TestAuditLogModeWarning(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(path, 0o644); err != nil {
+	if err := os.Chmod(path, 0o644); err != nil { //nolint:gosec // the loose mode the server must tighten
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
