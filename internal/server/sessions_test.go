@@ -1,11 +1,14 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	mcpserver "github.com/mark3labs/mcp-go/server"
 )
 
 // mcpPost sends one JSON-RPC message to /mcp in session sid ("" for none)
@@ -61,6 +64,21 @@ func TestSessionCap(t *testing.T) {
 	for i, sid := range ids {
 		if st, _ := mcpPost(t, ts.URL, sid, pingBody); st != want[i] {
 			t.Errorf("session %d: status %d, want %d", i, st, want[i])
+		}
+	}
+	// mcp-go's own state of a pushed-out session is freed too (the in-process
+	// DELETE runs on its own goroutine); the live ones are still registered.
+	registered := func(sid string) bool {
+		return !errors.Is(s.mcp.SendNotificationToSpecificClient(sid, "notifications/message", nil), mcpserver.ErrSessionNotFound)
+	}
+	for deadline := time.Now().Add(10 * time.Second); registered(ids[0]) || registered(ids[1]); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("mcp-go still holds the pushed-out sessions")
+		}
+	}
+	for _, sid := range ids[2:] {
+		if !registered(sid) {
+			t.Errorf("live session %s is not registered with mcp-go", sid)
 		}
 	}
 }
