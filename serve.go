@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/oauth"
 	"github.com/bulkguard/bulkguard/internal/server"
 )
 
@@ -56,33 +57,57 @@ func serve(ctx context.Context, sc server.Config, stdin io.Reader, stdout io.Wri
 // serverConfig is the validated command line as internal/server takes it.
 func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) server.Config {
 	return server.Config{
-		Transport:          cfg.Transport,
-		Listen:             cfg.Listen,
-		HTTPToken:          cfg.HTTPToken,
-		MaxBodyBytes:       cfg.MaxBodyBytes,
+		Transport:       cfg.Transport,
+		Listen:          cfg.Listen,
+		HTTPToken:       cfg.HTTPToken,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		CloseURL:        cfg.CloseURL,
+		CloseAPIKey:     cfg.closeAPIKey,
+		Sandbox:         cfg.Sandbox,
+		SandboxOptions:  cfg.SandboxOpts,
+		CloseClient:     closeapi.Options{TZOffset: cfg.TZOffset},
+		ReadOnly:        cfg.ReadOnly,
+		AllowClientKeys: cfg.AllowClientKeys,
+		// Caps (README "Bounded resources").
 		MaxHTTPSessions:    cfg.MaxHTTPSessions,
 		HTTPSessionIdleTTL: cfg.HTTPSessionTTL,
-		CloseURL:           cfg.CloseURL,
-		CloseAPIKey:        cfg.closeAPIKey,
-		Sandbox:            cfg.Sandbox,
-		SandboxOptions:     cfg.SandboxOpts,
-		CloseClient:        closeapi.Options{TZOffset: cfg.TZOffset},
-		AuditLog:           cfg.AuditLog,
-		ReadOnly:           cfg.ReadOnly,
-		AllowClientKeys:    cfg.AllowClientKeys,
+
 		Policy: guards.Policy{
-			MaxObjects:           cfg.MaxObjects,
-			AllowedObjectTypes:   cfg.objectTypes,
-			AllowMatchAll:        cfg.AllowMatchAll,
-			Confirm:              guards.ConfirmMode(cfg.Confirm),
-			PlanTTL:              cfg.PlanTTL,
+			MaxObjects:         cfg.MaxObjects,
+			AllowedObjectTypes: cfg.objectTypes,
+			AllowMatchAll:      cfg.AllowMatchAll,
+			Confirm:            guards.ConfirmMode(cfg.Confirm),
+			PlanTTL:            cfg.PlanTTL,
+
 			MaxPlansPerPrincipal: cfg.MaxPlansPerPrincipal,
 			MaxPlanBytes:         int64(cfg.MaxPlanBytes),
+		},
+		Store:     cfg.Store,
+		SealKey:   cfg.sealKey,
+		ReplicaID: cfg.ReplicaID,
+		AuditLog:  cfg.auditLog(),
+		Auth:      cfg.Auth,
+		OAuth: oauth.Config{
+			Issuer:      cfg.OAuthIssuer,
+			Resource:    cfg.OAuthResource,
+			Audience:    cfg.OAuthAudience,
+			JWKSURL:     cfg.OAuthJWKSURL,
+			ReadScope:   cfg.OAuthReadScope,
+			DeleteScope: cfg.OAuthDeleteScope,
 		},
 		Version: buildVersion(),
 		Logger:  logger,
 		Stderr:  stderr,
 	}
+}
+
+// auditLog is --audit-log, except that replicas sharing a store each get
+// their own default file (audit-<replica>.jsonl next to audit.jsonl).
+func (cfg *serveConfig) auditLog() string {
+	if server.SharedStoreURL(cfg.Store) && cfg.AuditLog == guards.DefaultAuditPath() {
+		return strings.TrimSuffix(cfg.AuditLog, "audit.jsonl") + "audit-" + server.ReplicaPlaceholder + ".jsonl"
+	}
+	return cfg.AuditLog
 }
 
 // reportUsage prints a configuration error and where to read about flags.

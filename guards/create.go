@@ -233,6 +233,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		return nil, err
 	}
 	rec := planRecord(plan)
+	rec.Subject = Subject(ctx)
 	if r := g.checkConfirmation(c, plan.Phrase, "confirm a delete"); r != nil {
 		return nil, g.refuse(r, rec)
 	}
@@ -494,7 +495,7 @@ func (g *Guard) isOurJob(j *closeapi.BulkDelete, plan *Plan, sent int) bool {
 	if j.ResultsLimit != nil && *j.ResultsLimit != sent {
 		return false
 	}
-	if j.DateCreated != nil && j.DateCreated.Time.Before(plan.CreatedAt.Add(-reconcileSkew)) {
+	if j.DateCreated != nil && j.DateCreated.Before(plan.CreatedAt.Add(-reconcileSkew)) {
 		return false
 	}
 	return sameQuery(j.SQuery, plan.Request.SQuery)

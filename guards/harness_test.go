@@ -108,7 +108,7 @@ func (h *harness) front(w http.ResponseWriter, r *http.Request) {
 		h.mu.Unlock()
 		if ok {
 			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(v)
+			_ = json.NewEncoder(w).Encode(v)
 			return
 		}
 	}

@@ -113,10 +113,15 @@ func (s *Server) Handler() (h http.Handler, shutdown func(context.Context)) {
 	mux.HandleFunc("GET "+pathHealthz, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{
 			"status": "ok", "version": cfg.Version, "transport": cfg.Transport, "environment": s.backend.Environment,
+			"replica": s.shared.replica, "store": storeKind(s.shared.store),
 		})
 	})
 	guard := func(h http.Handler) http.Handler {
 		return checkOrigin(requireBearer(s.token, limitBody(int64(cfg.MaxBodyBytes), h)))
+	}
+	if s.shared.verifier != nil {
+		guard = s.oauthGuard()
+		s.mountMetadata(mux)
 	}
 	switch cfg.Transport {
 	case TransportSSE:
@@ -133,7 +138,7 @@ func (s *Server) Handler() (h http.Handler, shutdown func(context.Context)) {
 		// is never passed).
 		// Sessions are capped and idle ones swept (sessionLimiter).
 		var h *mcpserver.StreamableHTTPServer
-		s.sessions = newSessionLimiter(cfg.MaxHTTPSessions, func(id string) { endSession(h, pathMCP, id) })
+		s.sessions = newSessionLimiter(cfg.MaxHTTPSessions, SharedStoreURL(s.shared.store), func(id string) { endSession(h, pathMCP, id) })
 		h = mcpserver.NewStreamableHTTPServer(s.mcp, mcpserver.WithStreamableHTTPLogger(s.log),
 			mcpserver.WithSessionIdManager(s.sessions), mcpserver.WithSessionIdleTTL(cfg.HTTPSessionIdleTTL))
 		mux.Handle(pathMCP, guard(h))

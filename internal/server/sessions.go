@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sync"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
@@ -22,17 +23,23 @@ import (
 //
 // A session that is gone gets 404 on its next request, which tells a client
 // to initialize again (MCP transports, "Session Management").
+//
+// Replicas sharing a store (--store redis://…) may see a session another
+// replica initialized: with adopt set, a well-formed id this process does
+// not know is taken in as live (counted against the cap) instead of
+// refused, as mcp-go's default manager accepts any well-formed id.
 type sessionLimiter struct {
-	max int
-	end func(id string) // frees mcp-go's state of a session pushed out
+	max   int
+	adopt bool
+	end   func(id string) // frees mcp-go's state of a session pushed out
 
 	mu    sync.Mutex
 	order *list.List // of string ids, most recently used first
 	ids   map[string]*list.Element
 }
 
-func newSessionLimiter(max int, end func(id string)) *sessionLimiter {
-	return &sessionLimiter{max: max, end: end, order: list.New(), ids: map[string]*list.Element{}}
+func newSessionLimiter(max int, adopt bool, end func(id string)) *sessionLimiter {
+	return &sessionLimiter{max: max, adopt: adopt, end: end, order: list.New(), ids: map[string]*list.Element{}}
 }
 
 // errSessionGone is what mcp-go turns into 404 "Invalid session ID".
@@ -47,30 +54,40 @@ func (l *sessionLimiter) Generate() string {
 	b[8] = b[8]&0x3f | 0x80
 	id := fmt.Sprintf("mcp-session-%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 	l.mu.Lock()
-	l.ids[id] = l.order.PushFront(id)
-	var out []string
-	for l.order.Len() > l.max {
-		old := l.order.Remove(l.order.Back()).(string)
-		delete(l.ids, old)
-		out = append(out, old)
-	}
+	l.addLocked(id)
 	l.mu.Unlock()
-	for _, old := range out {
-		// Not inline: Generate runs inside the initialize request's handler.
-		go l.end(old)
-	}
 	return id
 }
 
-// Validate accepts only live sessions, and counts the use.
+// addLocked makes id the most recently used session and pushes out the
+// least recently used ones past the cap.
+func (l *sessionLimiter) addLocked(id string) {
+	l.ids[id] = l.order.PushFront(id)
+	for l.order.Len() > l.max {
+		old := l.order.Remove(l.order.Back()).(string)
+		delete(l.ids, old)
+		// Not inline: this runs inside a request mcp-go is handling.
+		go l.end(old)
+	}
+}
+
+// sessionIDRE is the form of the ids Generate makes (and mcp-go's).
+var sessionIDRE = regexp.MustCompile(`^mcp-session-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// Validate accepts live sessions (and, with adopt, any well-formed id),
+// and counts the use.
 func (l *sessionLimiter) Validate(id string) (isTerminated bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, ok := l.ids[id]
-	if !ok {
+	switch {
+	case ok:
+		l.order.MoveToFront(e)
+	case l.adopt && sessionIDRE.MatchString(id):
+		l.addLocked(id)
+	default:
 		return false, errSessionGone
 	}
-	l.order.MoveToFront(e)
 	return false, nil
 }
 

@@ -125,3 +125,27 @@ func TestOutOfRangeArgumentHTTP(t *testing.T) {
 	}
 	wantOutOfRangeResult(t, body)
 }
+
+// TestSessionLimiterAdopt: replicas sharing a store take in a well-formed
+// session id another replica made (counted against the cap); alone, a
+// server refuses an id it does not know, so the client initializes again.
+func TestSessionLimiterAdopt(t *testing.T) {
+	ended := make(chan string, 4)
+	const other = "mcp-session-0123abcd-4567-4abc-8def-0123456789ab"
+	for _, adopt := range []bool{false, true} {
+		l := newSessionLimiter(1, adopt, func(id string) { ended <- id })
+		own := l.Generate()
+		_, err := l.Validate(other)
+		if (err == nil) != adopt {
+			t.Errorf("adopt %v: Validate of another replica's id: %v", adopt, err)
+		}
+		if _, err := l.Validate("mcp-session-not-a-uuid"); err == nil {
+			t.Errorf("adopt %v: a malformed id was accepted", adopt)
+		}
+		if adopt {
+			if got := <-ended; got != own || l.Len() != 1 {
+				t.Errorf("adopting past the cap of 1 ended %q (want %q), %d live", got, own, l.Len())
+			}
+		}
+	}
+}
