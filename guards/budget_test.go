@@ -39,7 +39,8 @@ func TestPlanCapsPreview(t *testing.T) {
 				h.preview(in)
 			}
 			_, err = h.g.Preview(context.Background(), h.cl, in)
-			r := wantRefusal(t, err, CodePlansFull)
+			wantRefusal(t, err, CodePlansFull)
+			r, _ := AsRefusal(err)
 			for _, s := range []string{tc.wantText, "not saved", "Nothing was deleted"} {
 				if !strings.Contains(r.Error(), s) {
 					t.Errorf("refusal %q lacks %q", r.Error(), s)
