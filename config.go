@@ -75,6 +75,12 @@ type serveConfig struct {
 	OAuthJWKSURL       string
 	OAuthReadScope     string
 	OAuthDeleteScope   string
+	// Caps on what clients can make the server hold (README "Bounded
+	// resources").
+	MaxPlansPerPrincipal int
+	MaxPlanBytes         server.ByteSize
+	MaxHTTPSessions      int
+	HTTPSessionTTL       time.Duration
 
 	// Derived by validate.
 	objectTypes []string
@@ -283,6 +289,7 @@ func (c *cliFlags) printFlag(w io.Writer, f *flag.Flag) {
 func newServeFlags(cfg *serveConfig) *cliFlags {
 	c := newCLIFlags("bulkguard")
 	cfg.MaxBodyBytes = server.DefaultMaxBodyBytes
+	cfg.MaxPlanBytes = guards.DefaultMaxPlanBytes
 	c.str(&cfg.Transport, "transport", "BULKGUARD_TRANSPORT", "stdio",
 		"MCP transport: `stdio|http|sse` (http = streamable HTTP at /mcp; sse = HTTP+SSE at /sse and /message, for older clients)")
 	c.str(&cfg.Listen, "listen", "BULKGUARD_LISTEN", defaultListen,
@@ -318,7 +325,7 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 	c.boolean(&cfg.AllowClientKeys, "allow-client-keys", "BULKGUARD_ALLOW_CLIENT_KEYS",
 		"let HTTP clients send their own Close API key per request instead of using CLOSE_API_KEY")
 	c.value(&cfg.MaxBodyBytes, "max-body-bytes", "BULKGUARD_MAX_BODY_BYTES",
-		"largest HTTP request body accepted (`size`, e.g. 1MiB, 512KiB, 65536); larger requests get 413")
+		"largest HTTP request body and stdio message accepted (`size`, e.g. 1MiB, 512KiB, 65536); larger requests get 413, larger stdio messages a JSON-RPC error")
 	c.str(&cfg.TZOffset, "tz-offset", "BULKGUARD_TZ_OFFSET", "",
 		"`hours` from UTC (e.g. -4, 5.5) sent to Close as x-tz-offset, so relative dates such as \"today\" in a query mean the same day as for the person; empty = UTC")
 	c.str(&cfg.Store, "store", "BULKGUARD_STORE", server.StoreMemory,
@@ -339,6 +346,14 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 		"`scope` every request needs (preview, list, get, lookup, pause)")
 	c.str(&cfg.OAuthDeleteScope, "oauth-delete-scope", "BULKGUARD_OAUTH_DELETE_SCOPE", oauth.DefaultDeleteScope,
 		"`scope` create and resume need in addition")
+	c.integer(&cfg.MaxPlansPerPrincipal, "max-plans-per-principal", "BULKGUARD_MAX_PLANS_PER_PRINCIPAL", guards.DefaultMaxPlansPerPrincipal,
+		"most unexpired plans one Close credential may hold; a preview past it is refused (plans_full)")
+	c.value(&cfg.MaxPlanBytes, "max-plan-bytes", "BULKGUARD_MAX_PLAN_BYTES",
+		"most memory (`size` of the encoded plans, up to 64MiB) all unexpired plans may hold; a preview past it is refused (plans_full)")
+	c.integer(&cfg.MaxHTTPSessions, "max-http-sessions", "BULKGUARD_MAX_HTTP_SESSIONS", server.DefaultMaxHTTPSessions,
+		"most live streamable-HTTP sessions; past it the least recently used one ends (its client gets 404 and initializes again)")
+	c.duration(&cfg.HTTPSessionTTL, "http-session-ttl", "BULKGUARD_HTTP_SESSION_TTL", server.DefaultHTTPSessionIdleTTL,
+		"a streamable-HTTP session idle this long ends")
 	c.fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 	c.note("version", "", "false")
 	c.sandboxFlags(&cfg.SandboxOpts)
@@ -518,6 +533,15 @@ func (cfg *serveConfig) validate() error {
 	}
 	if cfg.PlanTTL <= 0 || cfg.PlanTTL > 24*time.Hour {
 		return badFlag("plan-ttl", "--plan-ttl %s: want a duration between 1s and 24h, e.g. 10m", cfg.PlanTTL)
+	}
+	if cfg.MaxPlansPerPrincipal < 1 || cfg.MaxPlansPerPrincipal > 100000 {
+		return badFlag("max-plans-per-principal", "--max-plans-per-principal %d: want a number from 1 to 100000", cfg.MaxPlansPerPrincipal)
+	}
+	if cfg.MaxHTTPSessions < 1 || cfg.MaxHTTPSessions > 1000000 {
+		return badFlag("max-http-sessions", "--max-http-sessions %d: want a number from 1 to 1000000", cfg.MaxHTTPSessions)
+	}
+	if cfg.HTTPSessionTTL < time.Second || cfg.HTTPSessionTTL > 7*24*time.Hour {
+		return badFlag("http-session-ttl", "--http-session-ttl %s: want a duration between 1s and 168h, e.g. 30m", cfg.HTTPSessionTTL)
 	}
 	if strings.TrimSpace(cfg.AuditLog) == "" {
 		return badFlag("audit-log", "--audit-log: want a file path (the audit log cannot be turned off)")

@@ -68,6 +68,10 @@ func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) serv
 		CloseClient:     closeapi.Options{TZOffset: cfg.TZOffset},
 		ReadOnly:        cfg.ReadOnly,
 		AllowClientKeys: cfg.AllowClientKeys,
+		// Caps (README "Bounded resources").
+		MaxHTTPSessions:    cfg.MaxHTTPSessions,
+		HTTPSessionIdleTTL: cfg.HTTPSessionTTL,
+
 		Policy: guards.Policy{
 			MaxObjects:         cfg.MaxObjects,
 			VerifyIDsUpTo:      cfg.VerifyIDsUpTo,
@@ -76,6 +80,9 @@ func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) serv
 			AllowMatchAll:      cfg.AllowMatchAll,
 			Confirm:            guards.ConfirmMode(cfg.Confirm),
 			PlanTTL:            cfg.PlanTTL,
+
+			MaxPlansPerPrincipal: cfg.MaxPlansPerPrincipal,
+			MaxPlanBytes:         int64(cfg.MaxPlanBytes),
 		},
 		Store:     cfg.Store,
 		SealKey:   cfg.sealKey,

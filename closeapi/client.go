@@ -251,12 +251,7 @@ func (c *Client) LogValue() slog.Value {
 // redact removes every form of the credential from s. Error and log text built from server
 // answers goes through it.
 func (c *Client) redact(s string) string {
-	for _, sec := range c.secrets {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
+	return redactSecrets(s, c.secrets)
 }
 
 // call describes one logical API call.

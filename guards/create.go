@@ -400,7 +400,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		out.Reason = serr.Error() + "; "
 	}
 	g.mu.Lock()
-	g.lastCreate[principal] = g.now()
+	g.lastCreate.put(principal, struct{}{}, g.now())
 	g.mu.Unlock()
 	g.forgetOrgTotals(principal)
 
@@ -437,7 +437,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		return nil, &Error{Op: fmt.Sprintf("the bulk delete for plan %s was refused by Close or could not be sent, so nothing was deleted; the plan is used up, so preview again after fixing the cause", planID), Err: sendErr}
 	}
 	g.mu.Lock()
-	g.knownJobs[job.ID] = true
+	g.knownJobs.put(job.ID, struct{}{}, g.now())
 	g.mu.Unlock()
 	out.JobID = job.ID
 	// The intent record already stands for this delete; if the outcome
@@ -672,7 +672,7 @@ func (g *Guard) isOurJob(j *closeapi.BulkDelete, plan *Plan, sent int, creator s
 		return false
 	}
 	g.mu.Lock()
-	known := g.knownJobs[j.ID]
+	_, known := g.knownJobs.get(j.ID, g.now())
 	g.mu.Unlock()
 	if known {
 		return false

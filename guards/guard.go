@@ -104,6 +104,11 @@ type Policy struct {
 	// / org_total) an executable plan may take, in (0, 1]. 0 → 0.5.
 	// AllowMatchAll lifts it.
 	MaxShare float64
+	// MaxPlansPerPrincipal and MaxPlanBytes cap the unexpired plans one
+	// credential holds (count) and all of them hold (encoded bytes); a
+	// preview past a cap is refused as plans_full. 0 → 100 and 64 MiB.
+	MaxPlansPerPrincipal int
+	MaxPlanBytes         int64
 }
 
 // Config builds a Guard.
@@ -139,11 +144,13 @@ type Guard struct {
 	nonces NonceStore
 
 	mu         sync.Mutex
-	knownJobs  map[string]bool      // jobs this guard created or reconciled
-	lastCreate map[string]time.Time // principal → when it last sent a create
+	knownJobs  *timedMap[struct{}] // jobs this guard created or reconciled
+	lastCreate *timedMap[struct{}] // principal → when it last sent a create
 
 	names     nameCache     // names of ids, for summaries
 	orgTotals orgTotalCache // objects of each type, for match_all and the share
+
+	plans *planBudget // caps on the plans saved
 }
 
 // New checks the configuration and fills in defaults.
@@ -175,6 +182,15 @@ func New(c Config) (*Guard, error) {
 	}
 	if p.MaxShare == 0 {
 		p.MaxShare = DefaultMaxShare
+	}
+	if p.MaxPlansPerPrincipal < 0 || p.MaxPlanBytes < 0 {
+		return nil, errors.New("guards: plan caps must not be negative")
+	}
+	if p.MaxPlansPerPrincipal == 0 {
+		p.MaxPlansPerPrincipal = DefaultMaxPlansPerPrincipal
+	}
+	if p.MaxPlanBytes == 0 {
+		p.MaxPlanBytes = DefaultMaxPlanBytes
 	}
 	switch p.Confirm {
 	case "":
@@ -231,8 +247,9 @@ func New(c Config) (*Guard, error) {
 		now:        now,
 		aead:       aead,
 		nonces:     nonces,
-		knownJobs:  map[string]bool{},
-		lastCreate: map[string]time.Time{},
+		knownJobs:  newTimedMap[struct{}](knownJobsTTL, maxTracked),
+		lastCreate: newTimedMap[struct{}](indexLagWindow, maxTracked),
+		plans:      newPlanBudget(p.MaxPlansPerPrincipal, p.MaxPlanBytes, p.PlanTTL),
 	}, nil
 }
 

@@ -296,7 +296,11 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 			Problem: "the audit log could not be written (" + err.Error() + ")",
 			Next:    "Ask the operator to fix the audit log (--audit-log path, disk space, permissions), then call preview_bulk_delete again."}
 	}
+	if r := g.plans.admit(plan, g.now()); r != nil {
+		return nil, g.refuse(r, prec)
+	}
 	if err := g.store.Save(ctx, plan); err != nil {
+		g.plans.forget(plan.ID)
 		return nil, &Error{Op: "save plan", Err: err}
 	}
 
@@ -479,6 +483,6 @@ func pointerOrRoot(p string) string {
 func (g *Guard) recentlyCreated(principal string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	t, ok := g.lastCreate[principal]
-	return ok && g.now().Sub(t) < indexLagWindow
+	_, ok := g.lastCreate.get(principal, g.now())
+	return ok
 }

@@ -76,6 +76,9 @@ const (
 	CodeSmartViewLegacy      = "smart_view_legacy"
 	CodeSmartViewType        = "smart_view_type"
 	CodeSmartViewMismatch    = "smart_view_object_type_mismatch"
+	// CodePlansFull: the plan caps are reached (Policy.MaxPlansPerPrincipal,
+	// Policy.MaxPlanBytes); the preview was not saved.
+	CodePlansFull = "plans_full"
 
 	// Preview results (the plan exists but cannot be executed).
 	CodeTooMany          = "too_many"

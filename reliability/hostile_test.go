@@ -187,6 +187,12 @@ func hostileCases() []hostileCase {
 		{name: "results_limit 1e300", tool: toolPreview, args: func(h *hostile) string {
 			return `{"s_query":` + h.leadQuery + `,"results_limit":1e300}`
 		}, want: []string{"/results_limit"}},
+		// No float64 holds it: mcp-go alone answered with a JSON-RPC error.
+		{name: "results_limit 1e309", tool: toolPreview, args: func(h *hostile) string {
+			return `{"s_query":` + h.leadQuery + `,"results_limit":1e309}`
+		}, want: []string{"/results_limit", "out of range"}},
+		{name: "a number out of range inside s_query", tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"field_condition","field":{"type":"regular_field","object_type":"lead","field_name":"name"},"condition":{"type":"number_range","gte":-1e999}}]}}`),
+			want: []string{"/s_query/queries/1/condition/gte", "out of range"}},
 		{name: "results_limit zero", tool: toolPreview, args: func(h *hostile) string {
 			return `{"s_query":` + h.leadQuery + `,"results_limit":0}`
 		}, want: []string{"/results_limit", "at least 1"}},
