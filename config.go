@@ -95,6 +95,7 @@ type cliFlags struct {
 	fromEnv  map[string]string // flag name → the variable that set it
 	lookup   func(string) (string, bool)
 	usage    func(w io.Writer)
+	maxArgs  int // positional arguments after the flags (preview FILE, watch JOB)
 }
 
 func newCLIFlags(name string) *cliFlags {
@@ -161,10 +162,10 @@ func (c *cliFlags) parse(args []string, lookup func(string) (string, bool)) erro
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v%s", errUsage, err, c.acceptedIn(err))
 	}
-	if c.fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, c.fs.Arg(0))
+	if c.fs.NArg() > c.maxArgs {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, c.fs.Arg(c.maxArgs))
 	}
 	given := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -178,7 +179,7 @@ func (c *cliFlags) parse(args []string, lookup func(string) (string, bool)) erro
 			continue
 		}
 		if err := c.fs.Set(name, v); err != nil {
-			return fmt.Errorf("%w: invalid value %q for %s (--%s): %v", errUsage, v, env, name, err)
+			return fmt.Errorf("%w: invalid value %q for %s (--%s): %v%s", errUsage, v, env, name, err, accepted(c.fs.Lookup(name)))
 		}
 		c.fromEnv[name] = env
 	}
