@@ -95,11 +95,18 @@ Run "bulkguard COMMAND --help" for a command's flags ("bulkguard --help" for ser
 // recorded: the module version for `go install …@vX`, or the VCS revision for
 // a build from a checkout.
 func buildVersion() string {
-	if version != "" {
-		return version
-	}
 	info, ok := debug.ReadBuildInfo()
-	if !ok {
+	return versionFrom(version, info, ok)
+}
+
+// versionFrom is buildVersion's choice: the link-time version wins (release
+// builds, the Dockerfile, goreleaser: none needs VCS data), then the module
+// version, then the VCS revision, else "dev".
+func versionFrom(linked string, info *debug.BuildInfo, ok bool) string {
+	if linked != "" {
+		return linked
+	}
+	if !ok || info == nil {
 		return "dev"
 	}
 	if v := info.Main.Version; v != "" && v != "(devel)" {
