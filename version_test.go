@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
@@ -55,7 +56,7 @@ func TestVersionBuilds(t *testing.T) {
 	dir := t.TempDir()
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := filepath.Join(dir, "bulkguard"+string(rune('a'+i)))
+			out := filepath.Join(dir, fmt.Sprintf("bulkguard%d", i))
 			args := append([]string{"build", "-buildvcs=false", "-o", out}, tc.flags...)
 			build := exec.Command("go", append(args, ".")...)
 			if b, err := build.CombinedOutput(); err != nil {
