@@ -148,7 +148,7 @@ func TestAuditCommand(t *testing.T) {
 		{Time: now.Add(-50 * time.Hour), Event: guards.EventPreview, PlanID: "plan_old", ObjectType: "lead", Total: intp(3), WillDelete: intp(3), Summary: "old leads"},
 		{Time: now.Add(-3 * time.Hour), Event: guards.EventPreview, PlanID: "plan_A", Environment: "sandbox", ObjectType: "lead", Total: intp(9), WillDelete: intp(9), Summary: "ACME duplicates"},
 		{Time: now.Add(-2 * time.Hour), Event: guards.EventCreateIntent, PlanID: "plan_A", ObjectType: "lead"},
-		{Time: now.Add(-2 * time.Hour), Event: guards.EventCreate, PlanID: "plan_A", JobID: "bulkdelete_A", Recounted: intp(9), ResultsLimitSent: intp(9), Outcome: "created"},
+		{Time: now.Add(-2 * time.Hour), Event: guards.EventCreate, PlanID: "plan_A", JobID: "bulkdelete_A", Recounted: intp(9), ResultsLimitSent: intp(9), Outcome: "sent"},
 		{Time: now.Add(-1 * time.Hour), Event: guards.EventRefusal, PlanID: "plan_B", Code: "confirmation_mismatch", Reason: "typed DELETE 4 LEADS"},
 		{Time: now.Add(-30 * time.Minute), Event: guards.EventPause, JobID: "bulkdelete_A", Outcome: "paused"},
 	})
@@ -216,7 +216,7 @@ func TestAuditCommand(t *testing.T) {
 	if code := runAudit([]string{"--audit-log", path, "--job", "bulkdelete_A"}, lookupEnv(nil), now, &stdout, &stderr); code != 0 {
 		t.Fatal(stderr.String())
 	}
-	for _, w := range []string{"2026-11-30 09:00:00Z  preview", "[sandbox]", "matched 9", "will delete 9", `"ACME duplicates"`, "recounted 9", "limit sent 9", "→ created", "4 of 6 records"} {
+	for _, w := range []string{"2026-11-30 09:00:00Z  preview", "[sandbox]", "matched 9", "will delete 9", `"ACME duplicates"`, "recounted 9", "limit sent 9", "→ sent", "4 of 6 records"} {
 		if !strings.Contains(stdout.String(), w) {
 			t.Errorf("table lacks %q:\n%s", w, stdout.String())
 		}
