@@ -20,7 +20,8 @@ COPY go.mod go.sum ./
 RUN go mod download && go mod verify
 COPY . .
 RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -buildvcs=false -ldflags "-s -w -X main.version=${VERSION}" -o /out/bulkguard .
+    go build -trimpath -buildvcs=false -ldflags "-s -w -X main.version=${VERSION}" -o /out/bulkguard . && \
+    mkdir -p /out/state/bulkguard
 
 # distroless static: no shell, no package manager; the nonroot variant runs
 # as uid 65532 with HOME /home/nonroot, where the audit log goes by default.
@@ -31,5 +32,8 @@ LABEL io.modelcontextprotocol.server.name="io.github.bulkguard/bulkguard" \
       org.opencontainers.image.source="https://github.com/bulkguard/bulkguard" \
       org.opencontainers.image.licenses="MIT"
 COPY --from=build /out/bulkguard /usr/local/bin/bulkguard
+# The audit log's directory, owned by the runtime user: a volume mounted
+# there starts with this ownership, so the log stays writable.
+COPY --from=build --chown=65532:65532 /out/state /home/nonroot/.local/state
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/bulkguard"]

@@ -313,7 +313,8 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 
 Serves the bulkguard MCP server. With CLOSE_API_KEY set it talks to Close;
 without it, or with --sandbox, it runs against the built-in sandbox.
-Other commands: "bulkguard sandbox" (serve the sandbox alone), "bulkguard version".
+Other commands: sandbox (serve the sandbox alone), doctor, preview FILE,
+watch JOB, audit, version; "bulkguard help" lists them.
 
 Environment:
   CLOSE_API_KEY
