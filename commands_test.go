@@ -80,6 +80,8 @@ func TestDoctor(t *testing.T) {
 		{"unknown and secret variables", []string{"BULKGUARD_MAX_OBJETS=5", "BULKGUARD_LEADS=9", "BULKGUARD_HTTP_TOKEN=" + token}, nil, 0,
 			[]string{"WARN  variable       BULKGUARD_MAX_OBJETS is set but no bulkguard command reads it; did you mean BULKGUARD_MAX_OBJECTS?",
 				"did you mean BULKGUARD_SANDBOX_LEADS?", "BULKGUARD_HTTP_TOKEN                 set (not shown)"}, []string{token}},
+		{"seal key is read, never shown", []string{"BULKGUARD_SEAL_KEY=" + strings.Repeat("ab", 32)}, nil, 0,
+			[]string{"BULKGUARD_SEAL_KEY                   set (not shown)"}, []string{strings.Repeat("ab", 32), "WARN  variable"}},
 		{"flag wins over variable", []string{"BULKGUARD_MAX_OBJECTS=50"}, []string{"--max-objects", "7"}, 0,
 			[]string{`"50" → --max-objects (ignored: --max-objects is on the command line)`}, nil},
 		{"bad variable is a failed check naming it", []string{"BULKGUARD_PLAN_TTL=3"}, nil, 1,

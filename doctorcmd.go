@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulkguard/bulkguard/closeapi"
+	"github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/sandbox"
 )
 
@@ -26,7 +27,8 @@ const doctorTimeout = 20 * time.Second
 const closeHost = "api.close.com"
 
 // secretVariables are never printed, only said to be set.
-var secretVariables = []string{envCloseAPIKey, "BULKGUARD_HTTP_TOKEN", "BULKGUARD_SANDBOX_API_KEY"}
+// (BULKGUARD_STORE too: a Redis URL may carry its password.)
+var secretVariables = []string{envCloseAPIKey, server.SealKeyEnv, "BULKGUARD_HTTP_TOKEN", "BULKGUARD_SANDBOX_API_KEY", "BULKGUARD_STORE"}
 
 // doctor collects check results; any failure makes the exit status 1.
 type doctor struct {
@@ -80,8 +82,7 @@ Exits 1 when a check fails. It deletes nothing and sends Close one GET.
 	fmt.Fprintf(stdout, "bulkguard doctor (%s)\n", buildVersion())
 	err := c.parse(args, lookup)
 	if err == nil {
-		cfg.closeAPIKey = strings.TrimSpace(env[envCloseAPIKey])
-		err = c.explain(cfg.validate())
+		err = cfg.finish(c, lookup)
 	}
 	if err != nil {
 		d.fail("configuration", "%s", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
@@ -210,7 +211,7 @@ func (d *doctor) checkListen(cfg *serveConfig) {
 // warns of BULKGUARD_* variables that no command reads.
 func (d *doctor) listVariables(c *cliFlags, env map[string]string, parsed bool) {
 	fmt.Fprintln(d.w, "Variables:")
-	names := []string{envCloseAPIKey}
+	names := slices.Clone(flaglessVariables)
 	flagOf := map[string]string{}
 	for _, name := range append(slices.Clone(c.own), c.sandbox...) {
 		if v := c.env[name]; v != "" {
@@ -260,9 +261,12 @@ func (d *doctor) listVariables(c *cliFlags, env map[string]string, parsed bool) 
 	}
 }
 
+// flaglessVariables are the secrets read from the environment only.
+var flaglessVariables = []string{envCloseAPIKey, server.SealKeyEnv}
+
 // knownVariables is every variable some command reads.
 func knownVariables() []string {
-	var out []string
+	out := slices.Clone(flaglessVariables)
 	for _, c := range []*cliFlags{newServeFlags(&serveConfig{}), newSandboxFlags(&sandboxConfig{}), newAuditFlags(&auditConfig{}), newWatchFlags(&watchConfig{})} {
 		for _, v := range c.env {
 			if v != "" && !slices.Contains(out, v) {

@@ -53,11 +53,8 @@ It takes the flags of bulkguard serve, so the policy is the server's.
 	if c.fs.NArg() != 1 {
 		return reportUsage(stderr, fmt.Errorf("%w: name the query file: bulkguard preview FILE (or - for stdin)", errUsage), "bulkguard preview --help")
 	}
-	if key, ok := lookup(envCloseAPIKey); ok {
-		cfg.closeAPIKey = strings.TrimSpace(key)
-	}
-	if err := cfg.validate(); err != nil {
-		return reportUsage(stderr, c.explain(err), "bulkguard preview --help")
+	if err := cfg.finish(c, lookup); err != nil {
+		return reportUsage(stderr, err, "bulkguard preview --help")
 	}
 	file := c.fs.Arg(0)
 	raw, err := readQueryFile(file, stdin)
