@@ -115,6 +115,7 @@ type cliFlags struct {
 	fromEnv  map[string]string // flag name → the variable that set it
 	lookup   func(string) (string, bool)
 	usage    func(w io.Writer)
+	maxArgs  int // positional arguments after the flags (preview FILE, watch JOB)
 }
 
 func newCLIFlags(name string) *cliFlags {
@@ -180,10 +181,10 @@ func (c *cliFlags) parse(args []string, lookup func(string) (string, bool)) erro
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v%s", errUsage, err, c.acceptedIn(err))
 	}
-	if c.fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, c.fs.Arg(0))
+	if c.fs.NArg() > c.maxArgs {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, c.fs.Arg(c.maxArgs))
 	}
 	given := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -197,7 +198,7 @@ func (c *cliFlags) parse(args []string, lookup func(string) (string, bool)) erro
 			continue
 		}
 		if err := c.fs.Set(name, v); err != nil {
-			return fmt.Errorf("%w: invalid value %q for %s (--%s): %v", errUsage, v, env, name, err)
+			return fmt.Errorf("%w: invalid value %q for %s (--%s): %v%s", errUsage, v, env, name, err, accepted(c.fs.Lookup(name)))
 		}
 		c.fromEnv[name] = env
 	}
@@ -362,7 +363,8 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 
 Serves the bulkguard MCP server. With CLOSE_API_KEY set it talks to Close;
 without it, or with --sandbox, it runs against the built-in sandbox.
-Other commands: "bulkguard sandbox" (serve the sandbox alone), "bulkguard version".
+Other commands: sandbox (serve the sandbox alone), doctor, preview FILE,
+watch JOB, audit, version; "bulkguard help" lists them.
 
 Environment:
   CLOSE_API_KEY
@@ -436,18 +438,25 @@ func parseServe(args []string, lookup func(string) (string, bool), stdout io.Wri
 	if cfg.ShowVersion {
 		return cfg, false, nil
 	}
+	if err := cfg.finish(c, lookup); err != nil {
+		return nil, false, err
+	}
+	return cfg, false, nil
+}
+
+// finish reads the secrets that have no flag and validates the parsed
+// flags: what serve, doctor and preview all do after parsing.
+func (cfg *serveConfig) finish(c *cliFlags, lookup func(string) (string, bool)) error {
 	if key, ok := lookup(envCloseAPIKey); ok {
 		cfg.closeAPIKey = strings.TrimSpace(key)
 	}
 	if key, ok := lookup(server.SealKeyEnv); ok && strings.TrimSpace(key) != "" {
+		var err error
 		if cfg.sealKey, err = server.ParseSealKey(key); err != nil {
-			return nil, false, fmt.Errorf("%w: %v", errUsage, err)
+			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, false, c.explain(err)
-	}
-	return cfg, false, nil
+	return c.explain(cfg.validate())
 }
 
 // parseSandbox parses and validates `bulkguard sandbox` arguments.

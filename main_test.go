@@ -25,7 +25,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/bulkguard/bulkguard/guards"
-	"github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
 )
@@ -703,13 +702,12 @@ func walkServers(v any, fn func(name string, args []string)) {
 // and the README's deployment snippets set is one bulkguard reads, so a
 // renamed flag cannot leave a deployment that silently ignores a setting.
 func TestDeployUsesRealVariables(t *testing.T) {
-	known := map[string]bool{server.SealKeyEnv: true}
-	c := newServeFlags(&serveConfig{})
-	c.fs.VisitAll(func(f *flag.Flag) {
-		if env := flagEnv(c, f); env != "" {
-			known[env] = true
-		}
-	})
+	// Every command's variables, and the typo the README's doctor example
+	// shows being caught.
+	known := map[string]bool{"BULKGUARD_MAX_OBJETS": true}
+	for _, v := range knownVariables() {
+		known[v] = true
+	}
 	re := regexp.MustCompile(`\bBULKGUARD_[A-Z_]+\b`)
 	for _, path := range []string{"deploy/compose.yaml", "deploy/.env.example", "README.md"} {
 		b, err := os.ReadFile(path)

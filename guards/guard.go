@@ -304,9 +304,9 @@ func plural(n int, t string) string {
 	return fmt.Sprintf("%d %ss", n, t)
 }
 
-// deletePhrase is what the person types to confirm, e.g. "DELETE 42 LEADS".
+// DeletePhrase is what the person types to confirm, e.g. "DELETE 42 LEADS".
 // It carries the count so that confirming is confirming a number.
-func deletePhrase(n int, objectType string) string {
+func DeletePhrase(n int, objectType string) string {
 	return "DELETE " + strings.ToUpper(plural(n, objectType))
 }
 

@@ -277,7 +277,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 			Next:    nextNarrow + " Deleting most of an organization needs the operator to raise --max-share."}
 	}
 	if plan.Executable {
-		plan.Phrase = deletePhrase(will, objectType)
+		plan.Phrase = DeletePhrase(will, objectType)
 	}
 
 	prec := planRecord(plan)

@@ -446,12 +446,6 @@ func (t *toolset) onJob(req mcp.CallToolRequest, eff effect, headline string, ac
 	return t.jobResult(j, headline)
 }
 
-func (t *toolset) get(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
-	return t.onJob(req, effectNone, "Bulk delete", func(id string) (*closeapi.BulkDelete, error) {
-		return cl.GetBulkDelete(ctx, id)
-	})
-}
-
 func (t *toolset) pause(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
 	return t.onJob(req, effectPause, "Pause requested", func(id string) (*closeapi.BulkDelete, error) {
 		return t.d.Guard.Pause(ctx, cl, id)

@@ -179,9 +179,9 @@ var (
 	defGet = toolDef{
 		name:        ToolGet,
 		title:       "Get bulk delete",
-		description: "A job and its progress; poll after create_bulk_delete until terminal.",
+		description: "A job and its progress; wait_seconds waits for the end (or poll until terminal).",
 		readOnly:    true, destructive: false, idempotent: true, openWorld: true,
-		input: inputSchemaFor[idArgs], output: outputSchemaFor[jobResult],
+		input: inputSchemaFor[getArgs], output: outputSchemaFor[jobResult],
 	}
 	defPause = toolDef{
 		name:        ToolPause,
