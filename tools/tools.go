@@ -8,12 +8,14 @@ package tools
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/approval"
 )
 
 // Deps is what the tools need from the process.
@@ -36,6 +38,12 @@ type Deps struct {
 	Logger *slog.Logger
 	// Version is the server version reported to clients.
 	Version string
+	// Approvals serves the approval page; nil offers none (then a client
+	// without forms confirms only with the phrase in confirm).
+	Approvals *approval.Server
+	// ElicitTimeout bounds each wait for the person; 0 means
+	// DefaultElicitTimeout.
+	ElicitTimeout time.Duration
 }
 
 // Tool names: part of the contract with clients and models.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/approval"
 	"github.com/bulkguard/bulkguard/sandbox"
 	"github.com/bulkguard/bulkguard/tools"
 )
@@ -196,6 +197,9 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 	if cfg.AllowClientKeys {
 		deps.ClientForKey = s.ClientForKey
 	}
+	// The approval page listens on loopback only once a page is offered.
+	deps.Approvals = approval.New(approval.Options{Now: cfg.Now, Logger: log.With("component", "approval")})
+	closers = append(closers, func() { _ = deps.Approvals.Close() })
 	s.mcp = tools.NewServer(deps)
 
 	if cfg.Transport != TransportStdio {
