@@ -207,9 +207,8 @@ func (t *toolset) askOnPage(p *guards.Pending, principal, target, why string, mo
 	if mode == guards.ConfirmAuto {
 		next += " If they cannot open it, they may type " + p.Phrase + " to you instead and you pass exactly that as confirm; never type it for them."
 	}
-	res := t.refuse(&guards.Refusal{Code: code, Problem: problem, Next: next}, principal, target)
-	res.Content = append(res.Content, mcp.NewTextContent("approval_url: "+link))
-	return res
+	return errorResult(refusalText(t.refuse(&guards.Refusal{Code: code, Problem: problem, Next: next}, principal, target)) +
+		"\napproval_url: " + link)
 }
 
 // urlParams is the URL-mode elicitation that opens the page.
@@ -242,4 +241,15 @@ func (t *toolset) awaitApproval(ctx context.Context, principal string, c confirm
 		return c.run(ctx, guards.Confirmation{By: guards.ConfirmedByPage, Phrase: pending.Phrase})
 	}
 	return t.askOnPage(pending, principal, c.target, "no approval arrived within "+t.elicitTimeout().String()+" of opening the page", t.d.Guard.Policy().Confirm)
+}
+
+// refusalText is the text of a refusal result.
+func refusalText(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
 }
