@@ -120,10 +120,8 @@ type Server struct {
 	mu    sync.Mutex
 	pages map[string]*page // by token
 	byKey map[key]*page    // the latest page of each approval
-	ln    net.Listener
 	srv   *http.Server
 	port  string
-	done  chan struct{}
 }
 
 // New returns a server; it listens only once the first page is offered.
@@ -230,7 +228,7 @@ func (s *Server) listenLocked() error {
 		return fmt.Errorf("approval: listen on loopback: %w", err)
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	s.ln, s.port = ln, port
+	s.port = port
 	s.srv = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -351,6 +349,9 @@ func (s *Server) setCookie(w http.ResponseWriter, p *page) {
 		Value:    p.csrf,
 		Path:     "/approve/" + p.token,
 		HttpOnly: true,
+		// Browsers treat http://127.0.0.1 and localhost as secure
+		// contexts, so Secure holds here too.
+		Secure:   true,
 		SameSite: http.SameSiteStrictMode,
 		Expires:  p.expires,
 	})
