@@ -37,9 +37,13 @@ func approvalServer(t *testing.T, mode guards.ConfirmMode) *Server {
 	return s
 }
 
-func connect(t *testing.T, s *Server, name string, opts ...client.ClientOption) *client.Client {
+// connect connects an in-process client called name; legacy pins it to
+// the 2025-11-25 protocol, else it speaks 2026-07-28.
+func connect(t *testing.T, s *Server, name string, legacy bool, opts ...client.ClientOption) *client.Client {
 	t.Helper()
-	opts = append(opts, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
+	if legacy {
+		opts = append(opts, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
+	}
 	c, err := client.NewInProcessClientWithOptions(s.MCP(), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +119,7 @@ func confirmedBy(t *testing.T, res *mcp.CallToolResult) string {
 // in a real browser does, and the link works once.
 func TestApprovalPageRoute(t *testing.T) {
 	s := approvalServer(t, guards.ConfirmPage)
-	c := connect(t, s, "claude-ai", client.WithElicitationHandler(elicitNever{t}))
+	c := connect(t, s, "claude-ai", true, client.WithElicitationHandler(elicitNever{t}))
 	planID, phrase := previewPlan(t, s, c, 3)
 
 	res := callTool(t, c, "create_bulk_delete", map[string]any{"plan_id": planID, "confirm": phrase})
@@ -180,17 +184,83 @@ func (p *urlPerson) Elicit(_ context.Context, req mcp.ElicitationRequest) (*mcp.
 // elicitation is sent the page's URL; once the person approves there, the
 // same create call goes on.
 func TestApprovalPageURLElicitation(t *testing.T) {
-	s := approvalServer(t, guards.ConfirmAuto)
-	p := &urlPerson{t: t, ctx: browser.New(t, 90*time.Second)}
-	c := connect(t, s, "url-client",
-		client.WithClientCapabilities(mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapability{URL: &struct{}{}}}),
-		client.WithElicitationHandler(p))
-	planID, phrase := previewPlan(t, s, c, 2)
-	p.phrase = phrase
-	if by := confirmedBy(t, callTool(t, c, "create_bulk_delete", map[string]any{"plan_id": planID})); by != guards.ConfirmedByPage {
-		t.Fatalf("confirmed by %q, want page", by)
+	ctx := browser.New(t, 3*time.Minute)
+	for _, legacy := range []bool{true, false} {
+		t.Run(map[bool]string{true: "legacy", false: "modern"}[legacy], func(t *testing.T) {
+			s := approvalServer(t, guards.ConfirmAuto)
+			p := &urlPerson{t: t, ctx: ctx}
+			c := connect(t, s, "url-client", legacy,
+				client.WithClientCapabilities(mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapability{URL: &struct{}{}}}),
+				client.WithElicitationHandler(p))
+			planID, phrase := previewPlan(t, s, c, 2)
+			p.phrase = phrase
+			if by := confirmedBy(t, callTool(t, c, "create_bulk_delete", map[string]any{"plan_id": planID})); by != guards.ConfirmedByPage {
+				t.Fatalf("confirmed by %q, want page", by)
+			}
+			if len(p.opened) != 1 || !approvalURL.MatchString("approval_url: "+p.opened[0]) {
+				t.Fatalf("URLs opened: %v", p.opened)
+			}
+		})
 	}
-	if len(p.opened) != 1 || !approvalURL.MatchString("approval_url: "+p.opened[0]) {
-		t.Fatalf("URLs opened: %v", p.opened)
+}
+
+// TestApprovalPageResume: the page approves any pending action, a resume
+// as well as a create.
+func TestApprovalPageResume(t *testing.T) {
+	s, cleanup, err := New(Config{
+		AuditLog:       filepath.Join(t.TempDir(), "audit.jsonl"),
+		SandboxOptions: sandbox.Options{Seed: 3, Leads: 40, DeleteRate: 1, BatchSize: 1},
+		Policy:         guards.Policy{Confirm: guards.ConfirmPage},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(cleanup)
+	c := connect(t, s, "no-forms", true)
+	ctx := browser.New(t, 2*time.Minute)
+	planID, phrase := previewPlan(t, s, c, 5)
+	res := callTool(t, c, "create_bulk_delete", map[string]any{"plan_id": planID})
+	m := approvalURL.FindStringSubmatch(testkit.ResultText(res))
+	if m == nil {
+		t.Fatalf("create: %s", testkit.ResultText(res))
+	}
+	approveInBrowser(t, ctx, m[1], phrase)
+	res = callTool(t, c, "create_bulk_delete", map[string]any{"plan_id": planID})
+	confirmedBy(t, res)
+	var created struct {
+		Job struct {
+			ID string `json:"id"`
+		} `json:"job"`
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	_ = json.Unmarshal(b, &created)
+	if res := callTool(t, c, "pause_bulk_delete", map[string]any{"id": created.Job.ID}); res.IsError {
+		t.Fatalf("pause: %s", testkit.ResultText(res))
+	}
+	res = callTool(t, c, "resume_bulk_delete", map[string]any{"id": created.Job.ID, "confirm": "RESUME " + created.Job.ID})
+	m = approvalURL.FindStringSubmatch(testkit.ResultText(res))
+	if !res.IsError || m == nil || !strings.Contains(testkit.ResultText(res), guards.CodeApprovalRequired) {
+		t.Fatalf("resume with a typed-through phrase under --confirm=page: %s", testkit.ResultText(res))
+	}
+	if got := text(t, ctx, m[1], "#title"); got != "Resume bulk delete "+created.Job.ID {
+		t.Fatalf("resume page title %q", got)
+	}
+	approveInBrowser(t, ctx, m[1], "RESUME "+created.Job.ID)
+	res = callTool(t, c, "resume_bulk_delete", map[string]any{"id": created.Job.ID})
+	if res.IsError || !strings.Contains(testkit.ResultText(res), "confirmed by page") {
+		t.Fatalf("resume after approval: %s", testkit.ResultText(res))
+	}
+}
+
+// text opens link and reads the text of sel.
+func text(t *testing.T, ctx context.Context, link, sel string) string {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
