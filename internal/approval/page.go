@@ -21,13 +21,17 @@ type view struct {
 	Action  string // the form's action path
 	CSRF    string
 	Share   string
+	Noun    string // the object type, plural when Count is not 1
 	Expires string
 }
 
 func (s *Server) formView(p *page, errText string) view {
 	r := p.req
 	v := view{Title: r.Title, Req: &r, Action: "/approve/" + p.token, CSRF: p.csrf, Error: errText,
-		Expires: p.expires.UTC().Format(time.RFC1123)}
+		Expires: p.expires.UTC().Format(time.RFC1123), Noun: r.ObjectType}
+	if r.Count != 1 && r.ObjectType != "" {
+		v.Noun += "s"
+	}
 	if r.OrgTotal > 0 {
 		v.Share = fmt.Sprintf("%s of %s %ss in the organization (%s%%)", strconv.Itoa(r.Count), strconv.Itoa(r.OrgTotal), r.ObjectType,
 			strconv.FormatFloat(float64(r.Count)*100/float64(r.OrgTotal), 'f', 1, 64))
@@ -78,7 +82,7 @@ button{font-size:1.1em;margin-top:.8rem;padding:.4rem 1.2rem}
 <h1 id="title">{{.Title}}</h1>
 <p>Environment: <span id="env" class="env env-{{.Environment}}">{{.Environment}}</span></p>
 <p id="summary">{{.Summary}}</p>
-<p><strong id="count">{{.Count}}</strong> {{.ObjectType}}(s){{with $.Share}} — <span id="share">{{.}}</span>{{end}}</p>
+<p><strong id="count">{{.Count}}</strong> {{$.Noun}}{{with $.Share}} — <span id="share">{{.}}</span>{{end}}</p>
 {{if .Irreversible}}<p><strong>This cannot be undone.</strong></p>{{end}}
 {{with .Backup}}<p id="backup">Backup: {{.}}</p>{{end}}
 {{range .Warnings}}<p class="warn">Warning: {{.}}</p>{{end}}
