@@ -88,7 +88,11 @@ func (t *toolset) confirmAndRun(ctx context.Context, req mcp.CallToolRequest, cl
 	if t.d.Approvals != nil && mode != guards.ConfirmPhrase && (mode != guards.ConfirmAuto || confirm == "") {
 		why := ""
 		if confirm != "" {
-			why = "this server does not take the phrase as the confirm argument (--confirm=" + string(mode) + ")"
+			why = "this server does not take the phrase as the confirm argument (--confirm=" + string(mode) + ": only the approval page"
+			if mode == guards.ConfirmElicit {
+				why += " or the client's elicitation form"
+			}
+			why += ")"
 		}
 		return t.askOnPage(pending, principal, c.target, why, mode)
 	}
