@@ -314,6 +314,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		resp.Body.Close()
 		ae, bodyReset := newAPIError(cl.method, cl.path, resp.StatusCode, body, c.redact)
 		ae.Attempts = attempt
+		ae.SandboxUnsupported = resp.StatusCode == http.StatusBadRequest && resp.Header.Get(SandboxUnsupportedHeader) == "1"
 		wait, source := c.serverWait(resp, bodyReset)
 		ae.RetryAfter = wait
 		if !cl.retry || !retryableStatus(resp.StatusCode) || attempt >= c.maxAttempts {

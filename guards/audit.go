@@ -44,6 +44,9 @@ type AuditRecord struct {
 	// Code is the refusal code on refusal records.
 	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Subject is the person who made the call, when an authorization
+	// server vouched for one (see WithSubject).
+	Subject string `json:"subject,omitempty"`
 }
 
 // AuditLog appends JSON lines to a file, one fsync per record, under a

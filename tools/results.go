@@ -188,6 +188,13 @@ func closeProblem(err error, what string) (problem, next string) {
 			}
 			return "Close is rate-limiting requests (" + status + ")", "Wait " + wait + " and try again."
 		case http.StatusBadRequest:
+			if ae.SandboxUnsupported {
+				p := "the sandbox cannot evaluate this; Close may accept it"
+				if d := apiErrorDetails(ae); d != "" {
+					p += " (" + d + ")"
+				}
+				return p, "Preview it against Close itself (set CLOSE_API_KEY), or, to rehearse here, use the fields and relations the sandbox models (sandbox/README.md)."
+			}
 			p := "Close rejected the request (" + status + ")"
 			if d := apiErrorDetails(ae); d != "" {
 				p += ": " + d

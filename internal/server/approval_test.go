@@ -37,9 +37,9 @@ func approvalServer(t *testing.T, mode guards.ConfirmMode) *Server {
 	return s
 }
 
-// connect connects an in-process client called name; legacy pins it to
+// connectAs connects an in-process client called name; legacy pins it to
 // the 2025-11-25 protocol, else it speaks 2026-07-28.
-func connect(t *testing.T, s *Server, name string, legacy bool, opts ...client.ClientOption) *client.Client {
+func connectAs(t *testing.T, s *Server, name string, legacy bool, opts ...client.ClientOption) *client.Client {
 	t.Helper()
 	if legacy {
 		opts = append(opts, client.WithProtocolVersion(mcp.ProtocolVersion20251125))
@@ -119,7 +119,7 @@ func confirmedBy(t *testing.T, res *mcp.CallToolResult) string {
 // in a real browser does, and the link works once.
 func TestApprovalPageRoute(t *testing.T) {
 	s := approvalServer(t, guards.ConfirmPage)
-	c := connect(t, s, "claude-ai", true, client.WithElicitationHandler(elicitNever{t}))
+	c := connectAs(t, s, "claude-ai", true, client.WithElicitationHandler(elicitNever{t}))
 	planID, phrase := previewPlan(t, s, c, 3)
 
 	res := callTool(t, c, "create_bulk_delete", map[string]any{"plan_id": planID, "confirm": phrase})
@@ -189,7 +189,7 @@ func TestApprovalPageURLElicitation(t *testing.T) {
 		t.Run(map[bool]string{true: "legacy", false: "modern"}[legacy], func(t *testing.T) {
 			s := approvalServer(t, guards.ConfirmAuto)
 			p := &urlPerson{t: t, ctx: ctx}
-			c := connect(t, s, "url-client", legacy,
+			c := connectAs(t, s, "url-client", legacy,
 				client.WithClientCapabilities(mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapability{URL: &struct{}{}}}),
 				client.WithElicitationHandler(p))
 			planID, phrase := previewPlan(t, s, c, 2)
@@ -216,7 +216,7 @@ func TestApprovalPageResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	c := connect(t, s, "no-forms", true)
+	c := connectAs(t, s, "no-forms", true)
 	ctx := browser.New(t, 2*time.Minute)
 	planID, phrase := previewPlan(t, s, c, 5)
 	res := callTool(t, c, "create_bulk_delete", map[string]any{"plan_id": planID})
@@ -242,7 +242,7 @@ func TestApprovalPageResume(t *testing.T) {
 	if !res.IsError || m == nil || !strings.Contains(testkit.ResultText(res), guards.CodeApprovalRequired) {
 		t.Fatalf("resume with a typed-through phrase under --confirm=page: %s", testkit.ResultText(res))
 	}
-	if got := text(t, ctx, m[1], "#title"); got != "Resume bulk delete "+created.Job.ID {
+	if got := pageText(t, ctx, m[1], "#title"); got != "Resume bulk delete "+created.Job.ID {
 		t.Fatalf("resume page title %q", got)
 	}
 	approveInBrowser(t, ctx, m[1], "RESUME "+created.Job.ID)
@@ -252,8 +252,8 @@ func TestApprovalPageResume(t *testing.T) {
 	}
 }
 
-// text opens link and reads the text of sel.
-func text(t *testing.T, ctx context.Context, link, sel string) string {
+// pageText opens link and reads the text of sel.
+func pageText(t *testing.T, ctx context.Context, link, sel string) string {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil {
 		t.Fatal(err)
