@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -263,4 +265,32 @@ func pageText(t *testing.T, ctx context.Context, link, sel string) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestApprovalPageOnlyOnLoopback: a server listening beyond loopback
+// offers no page (its clients are elsewhere), and refuses --confirm=page.
+func TestApprovalPageOnlyOnLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		transport, listen string
+		mode              guards.ConfirmMode
+		wantPage          bool
+		wantErr           bool
+	}{
+		{TransportStdio, "", guards.ConfirmPage, true, false},
+		{TransportHTTP, "127.0.0.1:0", guards.ConfirmPage, true, false},
+		{TransportHTTP, "localhost:0", guards.ConfirmAuto, true, false},
+		{TransportHTTP, "[::1]:0", guards.ConfirmAuto, true, false},
+		{TransportHTTP, "0.0.0.0:8080", guards.ConfirmAuto, false, false},
+		{TransportSSE, ":8080", guards.ConfirmAuto, false, false},
+		{TransportHTTP, "0.0.0.0:8080", guards.ConfirmPage, false, true},
+	} {
+		a, err := approvals(Config{Transport: tc.transport, Listen: tc.listen, Policy: guards.Policy{Confirm: tc.mode}}, slog.New(slog.DiscardHandler))
+		var ce *ConfigError
+		if (err != nil) != tc.wantErr || (err != nil && !errors.As(err, &ce)) || (a != nil) != tc.wantPage {
+			t.Errorf("%s on %q, --confirm=%s: page %v, err %v; want page %v, error %v", tc.transport, tc.listen, tc.mode, a != nil, err, tc.wantPage, tc.wantErr)
+		}
+		if a != nil {
+			_ = a.Close()
+		}
+	}
 }

@@ -21,7 +21,6 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
-	"github.com/bulkguard/bulkguard/internal/approval"
 	"github.com/bulkguard/bulkguard/internal/oauth"
 	"github.com/bulkguard/bulkguard/sandbox"
 	"github.com/bulkguard/bulkguard/tools"
@@ -219,9 +218,12 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 	if cfg.AllowClientKeys {
 		deps.ClientForKey = s.ClientForKey
 	}
-	// The approval page listens on loopback only once a page is offered.
-	deps.Approvals = approval.New(approval.Options{Now: cfg.Now, Logger: log.With("component", "approval")})
-	closers = append(closers, func() { _ = deps.Approvals.Close() })
+	if deps.Approvals, err = approvals(cfg, log); err != nil {
+		return nil, nil, err
+	}
+	if deps.Approvals != nil {
+		closers = append(closers, func() { _ = deps.Approvals.Close() })
+	}
 	s.mcp = tools.NewServer(deps)
 	if err := s.setupOAuth(); err != nil {
 		return nil, nil, err
