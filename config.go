@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -51,6 +52,8 @@ type serveConfig struct {
 	CloseURL           string
 	ReadOnly           bool
 	MaxObjects         int
+	VerifyIDsUpTo      int
+	MaxShare           float64
 	AllowedObjectTypes string
 	AllowMatchAll      bool
 	Confirm            string
@@ -147,7 +150,6 @@ func (c *cliFlags) int64(p *int64, name, env string, def int64, usage string) {
 	c.fs.Int64Var(p, name, def, usage)
 	c.note(name, env, strconv.FormatInt(def, 10))
 }
-
 func (c *cliFlags) float(p *float64, name, env string, def float64, usage string) {
 	c.fs.Float64Var(p, name, def, usage)
 	c.note(name, env, strconv.FormatFloat(def, 'g', -1, 64))
@@ -295,6 +297,10 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 		"register only the read-only tools (preview, list, get, lookup): nothing can be deleted, paused or resumed")
 	c.integer(&cfg.MaxObjects, "max-objects", "BULKGUARD_MAX_OBJECTS", defaultMaxObjects,
 		"largest number of objects one bulk delete may remove; bigger previews are reported but not executable")
+	c.integer(&cfg.VerifyIDsUpTo, "verify-ids-up-to", "BULKGUARD_VERIFY_IDS_UP_TO", guards.DefaultVerifyIDsUpTo,
+		"a delete of at most this many objects is checked id by id just before it is sent (the ids the person was shown, and no others); larger ones by their sample; at most 10000 (one search cursor walk)")
+	c.float(&cfg.MaxShare, "max-share", "BULKGUARD_MAX_SHARE", guards.DefaultMaxShare,
+		"largest `fraction` (0-1] of all objects of a type one delete may take; larger previews are reported but not executable (--allow-match-all lifts it)")
 	c.str(&cfg.AllowedObjectTypes, "allowed-object-types", "BULKGUARD_ALLOWED_OBJECT_TYPES", defaultObjectTypes,
 		"comma-separated object `types` a delete may target (lead, contact)")
 	c.boolean(&cfg.AllowMatchAll, "allow-match-all", "BULKGUARD_ALLOW_MATCH_ALL",
@@ -482,6 +488,12 @@ func (cfg *serveConfig) validate() error {
 	}
 	if cfg.MaxObjects < 1 {
 		return badFlag("max-objects", "--max-objects %d: want a positive number", cfg.MaxObjects)
+	}
+	if cfg.VerifyIDsUpTo < 1 || cfg.VerifyIDsUpTo > closeapi.MaxIDWalk {
+		return badFlag("verify-ids-up-to", "--verify-ids-up-to %d: want a number from 1 to %d (one search cursor walk returns at most %d ids)", cfg.VerifyIDsUpTo, closeapi.MaxIDWalk, closeapi.MaxIDWalk)
+	}
+	if cfg.MaxShare <= 0 || cfg.MaxShare > 1 || math.IsNaN(cfg.MaxShare) {
+		return badFlag("max-share", "--max-share %g: want a fraction above 0 and at most 1, e.g. 0.5", cfg.MaxShare)
 	}
 	cfg.objectTypes = nil
 	for _, t := range strings.Split(cfg.AllowedObjectTypes, ",") {

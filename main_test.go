@@ -24,6 +24,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/bulkguard/bulkguard/guards"
 	"github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
@@ -381,6 +382,10 @@ func TestUsageErrors(t *testing.T) {
 		{"bad listen", nil, []string{"--transport", "http", "--listen", "localhost"}, "--listen"},
 		{"short token", nil, []string{"--transport", "http", "--http-token", "short"}, "--http-token"},
 		{"zero max objects", nil, []string{"--max-objects", "0"}, "--max-objects"},
+		{"zero verify-ids-up-to", nil, []string{"--verify-ids-up-to", "0"}, "--verify-ids-up-to"},
+		{"verify-ids-up-to beyond one cursor walk", nil, []string{"--verify-ids-up-to", "10001"}, "10000"},
+		{"max share above 1", nil, []string{"--max-share", "1.5"}, "--max-share"},
+		{"max share zero in env", []string{"BULKGUARD_MAX_SHARE=0"}, nil, "--max-share"},
 		{"max objects not a number in env", []string{"BULKGUARD_MAX_OBJECTS=lots"}, nil, "BULKGUARD_MAX_OBJECTS"},
 		{"unknown object type", nil, []string{"--allowed-object-types", "lead,opportunity"}, "opportunity"},
 		{"empty object types", nil, []string{"--allowed-object-types", ","}, "--allowed-object-types"},
@@ -555,6 +560,12 @@ func TestEnvFallback(t *testing.T) {
 		}},
 		{"flag beats env", map[string]string{"BULKGUARD_MAX_OBJECTS": "25"}, []string{"--max-objects", "7"}, func(c *serveConfig) bool {
 			return c.MaxObjects == 7
+		}},
+		{"identity and share settings", map[string]string{"BULKGUARD_VERIFY_IDS_UP_TO": "250", "BULKGUARD_MAX_SHARE": "0.2"}, nil, func(c *serveConfig) bool {
+			return c.VerifyIDsUpTo == 250 && c.MaxShare == 0.2
+		}},
+		{"identity and share defaults", nil, nil, func(c *serveConfig) bool {
+			return c.VerifyIDsUpTo == guards.DefaultVerifyIDsUpTo && c.MaxShare == guards.DefaultMaxShare
 		}},
 		{"empty env is unset", map[string]string{"BULKGUARD_TRANSPORT": ""}, nil, func(c *serveConfig) bool {
 			return c.Transport == "stdio"

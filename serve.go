@@ -70,6 +70,8 @@ func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) serv
 		AllowClientKeys: cfg.AllowClientKeys,
 		Policy: guards.Policy{
 			MaxObjects:         cfg.MaxObjects,
+			VerifyIDsUpTo:      cfg.VerifyIDsUpTo,
+			MaxShare:           cfg.MaxShare,
 			AllowedObjectTypes: cfg.objectTypes,
 			AllowMatchAll:      cfg.AllowMatchAll,
 			Confirm:            guards.ConfirmMode(cfg.Confirm),

@@ -32,6 +32,8 @@ type previewResult struct {
 	ObjectType         string       `json:"object_type"`
 	Total              int          `json:"total"`
 	WillDelete         int          `json:"will_delete"`
+	OrgTotal           int          `json:"org_total"`
+	Share              string       `json:"share"`
 	ResultsLimit       *int         `json:"results_limit"`
 	Summary            string       `json:"summary"`
 	Sample             []sampleItem `json:"sample"`
@@ -83,6 +85,7 @@ type receiptOut struct {
 	ResultsLimitSent int    `json:"results_limit_sent"`
 	ConfirmedBy      string `json:"confirmed_by"`
 	AuditID          string `json:"audit_id"`
+	IDsChecked       int    `json:"ids_checked"`
 	Reconciled       bool   `json:"reconciled"`
 }
 

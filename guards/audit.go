@@ -23,7 +23,10 @@ const (
 
 // AuditRecord is one line of the audit log. It carries the principal's
 // fingerprint (closeapi.Client.Principal), never a credential, and the
-// query's digest and plain-English summary rather than the raw query.
+// query's digest and plain-English summary; create records also carry the
+// query itself (canonical, so sha256 of it is query_digest), the sort and
+// results_limit, so that what a job was told to delete can be read back
+// from the log alone.
 type AuditRecord struct {
 	ID          string    `json:"id"`
 	Time        time.Time `json:"time"`
@@ -34,13 +37,28 @@ type AuditRecord struct {
 	ObjectType  string    `json:"object_type,omitempty"`
 	QueryDigest string    `json:"query_digest,omitempty"`
 	Summary     string    `json:"summary,omitempty"`
-	Total       *int      `json:"total,omitempty"`
-	WillDelete  *int      `json:"will_delete,omitempty"`
+	// SQuery (canonical, schema.Canonical), Sort (as sent) and ResultsLimit
+	// (as previewed; ResultsLimitSent is the cap sent) are set on create
+	// records.
+	SQuery       json.RawMessage `json:"s_query,omitempty"`
+	Sort         json.RawMessage `json:"sort,omitempty"`
+	ResultsLimit *int            `json:"results_limit,omitempty"`
+	Total        *int            `json:"total,omitempty"`
+	WillDelete   *int            `json:"will_delete,omitempty"`
 	// Recounted and ResultsLimitSent are set on create records.
-	Recounted        *int   `json:"recounted,omitempty"`
-	ResultsLimitSent *int   `json:"results_limit_sent,omitempty"`
-	JobID            string `json:"job_id,omitempty"`
-	Outcome          string `json:"outcome,omitempty"`
+	Recounted        *int `json:"recounted,omitempty"`
+	ResultsLimitSent *int `json:"results_limit_sent,omitempty"`
+	// IDs are the ids the person was shown and the delete may take (create
+	// records of plans that kept them all, sorted), with their digest;
+	// SampleIDs stand in for them on larger plans.
+	IDs       []string `json:"ids,omitempty"`
+	IDsDigest string   `json:"ids_digest,omitempty"`
+	SampleIDs []string `json:"sample_ids,omitempty"`
+	JobID     string   `json:"job_id,omitempty"`
+	// CandidateJobIDs are the jobs a lost create may have made when there
+	// were several (none was adopted).
+	CandidateJobIDs []string `json:"candidate_job_ids,omitempty"`
+	Outcome         string   `json:"outcome,omitempty"`
 	// Code is the refusal code on refusal records.
 	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`

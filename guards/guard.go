@@ -1,11 +1,14 @@
 // Package guards is the safety layer between a model and Close's bulk
 // delete: plan → confirm → execute (DESIGN.md "The guard").
 //
-// Preview judges the query by policy without Close, counts and samples it
-// in one Close request with exactly the query and sort the delete will use,
+// Preview judges the query by policy without Close, counts, samples and
+// lists the ids of its matches in one Close search (one more per 200 ids)
+// with exactly the query, sort and results_limit the delete will use,
+// counts every object of the type to judge match-all and share by number,
 // and saves a Plan. Create loads the plan (single use, bound to the
 // credential that previewed it, expiring), checks the person's confirmation,
-// recounts, refuses when more objects match than were shown, and sends the
+// recounts, refuses when more objects match than were shown or when the
+// delete would take an object the person was not shown, and sends the
 // bulk delete with results_limit capped at the confirmed count, so Close can
 // never delete more than the person agreed to. Every step is written to an
 // append-only audit log, and a create that cannot be recorded is not sent.
@@ -20,10 +23,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bulkguard/bulkguard/closeapi"
 )
 
 // ConfirmMode says which confirmations count.
@@ -62,6 +68,16 @@ const (
 	MaxSampleSize     = 50
 	// NoSample as PreviewInput.SampleSize asks for the count only.
 	NoSample = -1
+	// DefaultVerifyIDsUpTo is Policy.VerifyIDsUpTo's default: the default
+	// MaxObjects, so every delete the default policy allows is checked id
+	// by id.
+	DefaultVerifyIDsUpTo = DefaultMaxObjects
+	// DefaultMaxShare is Policy.MaxShare's default. A cleanup removes a
+	// part of an organization; a job that would take more than half of
+	// every lead is a reset or a query that means more than it says (a
+	// tautology a few objects short of everything, or a count taken while
+	// the index lagged), and is worth a deliberate --max-share.
+	DefaultMaxShare = 0.5
 )
 
 // DefaultAllowedObjectTypes are the object types Close's search documents
@@ -84,6 +100,15 @@ type Policy struct {
 	Confirm ConfirmMode
 	// PlanTTL is how long a plan can be executed. 0 → 10 minutes.
 	PlanTTL time.Duration
+	// VerifyIDsUpTo: a plan that deletes at most this many objects stores
+	// every id the delete would take, and create refuses unless the delete
+	// would still take only those; larger plans are checked by their
+	// sample. 0 → 1000; at most closeapi.MaxIDWalk (one cursor walk).
+	VerifyIDsUpTo int
+	// MaxShare is the largest share of all objects of the type (will_delete
+	// / org_total) an executable plan may take, in (0, 1]. 0 → 0.5.
+	// AllowMatchAll lifts it.
+	MaxShare float64
 }
 
 // Config builds a Guard.
@@ -122,7 +147,8 @@ type Guard struct {
 	knownJobs  map[string]bool      // jobs this guard created or reconciled
 	lastCreate map[string]time.Time // principal → when it last sent a create
 
-	names nameCache // names of ids, for summaries
+	names     nameCache     // names of ids, for summaries
+	orgTotals orgTotalCache // objects of each type, for match_all and the share
 }
 
 // New checks the configuration and fills in defaults.
@@ -142,6 +168,18 @@ func New(c Config) (*Guard, error) {
 	}
 	if p.PlanTTL == 0 {
 		p.PlanTTL = DefaultPlanTTL
+	}
+	if p.VerifyIDsUpTo < 0 || p.VerifyIDsUpTo > closeapi.MaxIDWalk {
+		return nil, fmt.Errorf("guards: VerifyIDsUpTo must be between 0 and %d (one cursor walk), not %d", closeapi.MaxIDWalk, p.VerifyIDsUpTo)
+	}
+	if p.VerifyIDsUpTo == 0 {
+		p.VerifyIDsUpTo = DefaultVerifyIDsUpTo
+	}
+	if p.MaxShare < 0 || p.MaxShare > 1 || math.IsNaN(p.MaxShare) {
+		return nil, fmt.Errorf("guards: MaxShare must be a fraction between 0 and 1, not %g", p.MaxShare)
+	}
+	if p.MaxShare == 0 {
+		p.MaxShare = DefaultMaxShare
 	}
 	switch p.Confirm {
 	case "":

@@ -47,6 +47,9 @@ type harness struct {
 	views   map[string]any    // Smart View id → the object to answer
 }
 
+// bystanders is how many unrelated leads every harness organization has.
+const bystanders = 200
+
 type harnessOpts struct {
 	policy  Policy
 	sandbox sandbox.Options
@@ -61,6 +64,12 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
+	// Bystanders: leads no test query matches, so that a test's own leads
+	// are a small part of the organization (match_all and --max-share are
+	// judged against every lead).
+	for i := range bystanders {
+		sb.AddLead(sandbox.LeadSpec{Name: fmt.Sprintf("Bystander Holdings %d", i+1), CreatedBy: "user_bystander"})
+	}
 	h := &harness{t: t, sb: sb, clock: newTestClock(), views: map[string]any{}}
 	h.srv = httptest.NewServer(http.HandlerFunc(h.front))
 	t.Cleanup(h.srv.Close)

@@ -29,6 +29,11 @@ type Plan struct {
 	Total       int                        `json:"total"`
 	WillDelete  int                        `json:"will_delete"`
 	SampleIDs   []string                   `json:"sample_ids"`
+	// IDs is every id the delete would take (packIDs: sorted,
+	// comma-separated) when there were at most Policy.VerifyIDsUpTo; ""
+	// when only the sample is kept. IDsDigest names the set in the audit log.
+	IDs       string `json:"ids,omitempty"`
+	IDsDigest string `json:"ids_digest,omitempty"`
 	// Sample keeps the display names too, for the confirmation message.
 	Sample     []closeapi.SampleItem `json:"sample,omitempty"`
 	Warnings   []string              `json:"warnings,omitempty"`

@@ -195,7 +195,11 @@ func TestJobLifecycle(t *testing.T) {
 
 	// A lead added before processing starts is part of the match set.
 	late := e.s.AddLead(LeadSpec{Name: "Acme Late"})
-	e.step() // created → processing: the match set is fixed
+	e.step() // created → loading
+	if m = e.job(id); m["status"] != "loading" || m["n_objects"] != nil {
+		t.Fatalf("loading: %v", m)
+	}
+	e.step() // loading → processing: the match set is fixed
 	m = e.job(id)
 	if m["status"] != "processing" || m["n_objects"] != 3.0 || m["n_leads"] != 3.0 || m["n_objects_processed"] != 0.0 {
 		t.Fatalf("after fixing: %v", m)

@@ -59,14 +59,6 @@ func uniByName(s string) (uni, bool) {
 }
 
 // depth of a kind in the ownership tree (lead 0).
-func (u uni) depth() int {
-	d := 0
-	for u != uLead {
-		u = uniParent[u]
-		d++
-	}
-	return d
-}
 
 // isAncestor reports whether a is an owner (direct or not) of b.
 func isAncestor(a, b uni) bool {
@@ -160,8 +152,6 @@ func (t *table) addCol(c *column) *column {
 	t.order = append(t.order, c)
 	return c
 }
-
-func (t *table) col(name string) *column { return t.cols[name] }
 
 // status is a lead status (GET /status/lead/).
 type status struct{ ID, Label string }
@@ -419,8 +409,6 @@ func (st *store) tokenize(v string) span {
 	st.wordBuf = eachWord(v, st.wordBuf, func(w []byte) { st.arena = append(st.arena, st.intern(w)) })
 	return span{uint32(off), uint32(len(st.arena) - off)}
 }
-
-func (st *store) toks(s span) []uint32 { return st.arena[s.off : s.off+s.n] }
 
 // prefixSet marks every dictionary word that starts with p.
 func (st *store) prefixSet(p string) bitset {
@@ -751,6 +739,8 @@ func digitsOnly(s string) string {
 // its addresses. Children are appended contiguously, which is what lets a
 // table record them as spans. It returns the lead's index.
 func (st *store) insertLead(in leadInput) int {
+	// A new lead lengthens the lead columns: cached roll-ups are stale.
+	st.gen++
 	sp := in.spec
 	now := in.created
 	lt, ct := st.t[uLead], st.t[uContact]

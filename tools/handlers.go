@@ -142,6 +142,8 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		ObjectType:         p.ObjectType,
 		Total:              p.Total,
 		WillDelete:         p.WillDelete,
+		OrgTotal:           p.OrgTotal,
+		Share:              p.Share,
 		ResultsLimit:       p.ResultsLimit,
 		Summary:            p.Summary,
 		Sample:             p.Sample,
@@ -156,6 +158,14 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 	if !p.ExpiresAt.IsZero() {
 		e := p.ExpiresAt.UTC()
 		out.ExpiresAt = &e
+	}
+	if t.d.ReadOnly && out.Executable {
+		// create_bulk_delete is not registered here: a preview must not
+		// invite a call that cannot be made.
+		out.Executable, out.ConfirmationPhrase, out.ExpiresAt = false, "", nil
+		out.Refusal = &guards.Refusal{Code: guards.CodeReadOnly,
+			Problem: "this server runs with --read-only, so it has no create_bulk_delete and this plan cannot be executed here",
+			Next:    "Show the person the count, summary and sample. To delete these, the operator has to run bulkguard without --read-only; preview again there."}
 	}
 	out.NextStep = previewNextStep(&out)
 	return structuredResult(out, previewText(&out))
@@ -188,6 +198,9 @@ func decodeError(err error, prefix string) *argError {
 func previewText(p *previewResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "PREVIEW (%s, nothing deleted): %d %s(s) match; %d would be deleted.\n", p.Environment, p.Total, p.ObjectType, p.WillDelete)
+	if p.Share != "" {
+		fmt.Fprintf(&b, "Share: %s.\n", p.Share)
+	}
 	fmt.Fprintf(&b, "Query: %s\n", p.Summary)
 	if len(p.Sample) > 0 {
 		fmt.Fprintf(&b, "Sample (%d of %d):\n", len(p.Sample), p.Total)
@@ -200,11 +213,17 @@ func previewText(p *previewResult) string {
 		fmt.Fprintf(&b, "Warning: %s\n", w)
 	}
 	if !p.Executable {
+		// The same account as next_step, with the pointer.
 		b.WriteString("NOT EXECUTABLE")
-		if p.Refusal != nil && p.Refusal.Pointer != "" {
-			fmt.Fprintf(&b, " (at %s)", p.Refusal.Pointer)
+		if p.Refusal != nil {
+			fmt.Fprintf(&b, " (%s): %s", p.Refusal.Code, p.Refusal.Problem)
+			if p.Refusal.Pointer != "" {
+				fmt.Fprintf(&b, " at %s", p.Refusal.Pointer)
+			}
+			b.WriteString(". " + p.Refusal.Next)
 		}
-		b.WriteString(". ")
+		b.WriteString("\n")
+		return b.String()
 	}
 	b.WriteString(p.NextStep + "\n")
 	return b.String()

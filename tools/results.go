@@ -85,6 +85,9 @@ func failure(err error, eff effect, what string) *mcp.CallToolResult {
 	ambiguous := mayHaveActed(err, eff)
 	var consequence string
 	switch {
+	case eff == effectCreate && ambiguous && len(candidates(err)) > 1:
+		consequence = "The bulk delete MAY HAVE STARTED: the request may have reached Close, and the job list shows several new jobs with the same query, results_limit and creator (" + strings.Join(candidates(err), ", ") + "): one may be this one, the others were started by someone else with the same key, so none was adopted."
+		next = "Do not call create_bulk_delete again (the plan is used up). Look at each with get_bulk_delete, and do not pause a job you cannot tell is yours: ask the person."
 	case eff == effectCreate && ambiguous:
 		consequence = "The bulk delete MAY HAVE STARTED: the request may have reached Close, and no job for it was found yet."
 		next = "Do not call create_bulk_delete again (the plan is used up). Call list_bulk_deletes in a minute to look for the new job, and pause_bulk_delete it if it should not run."
@@ -114,6 +117,16 @@ func failure(err error, eff effect, what string) *mcp.CallToolResult {
 		text += " " + next
 	}
 	return errorResult(text)
+}
+
+// candidates are the jobs a lost create may have made, when the guard
+// found several and adopted none.
+func candidates(err error) []string {
+	var ue *guards.UncertainError
+	if errors.As(err, &ue) {
+		return ue.Candidates
+	}
+	return nil
 }
 
 // guardContext is the guard's own account of a failed step (what it was

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/bulkguard/bulkguard/guards"
 )
 
 // wireToolsList returns the tools/list result exactly as the server writes
@@ -209,8 +211,20 @@ func TestReadOnlyRegistration(t *testing.T) {
 	}
 	// A preview still works and still makes a plan ...
 	_, q := f.pickLeads(1)
-	p := preview(t, c, map[string]any{"s_query": q})
-	// ... but nothing can execute it.
+	res2 := call(t, c, ToolPreview, map[string]any{"s_query": q})
+	var p previewResult
+	structured(t, res2, &p)
+	// ... says it cannot be executed here, and never offers the tool
+	// that is not registered ...
+	txt := resultText(res2)
+	if p.Executable || p.ConfirmationPhrase != "" || p.Refusal == nil || p.Refusal.Code != guards.CodeReadOnly ||
+		!strings.Contains(p.Refusal.Problem, "--read-only") || !strings.Contains(p.Refusal.Next, "without --read-only") {
+		t.Errorf("read-only preview: executable %v phrase %q refusal %+v", p.Executable, p.ConfirmationPhrase, p.Refusal)
+	}
+	if strings.Contains(txt, "call create_bulk_delete") || !strings.Contains(txt, "NOT EXECUTABLE (read_only)") {
+		t.Errorf("read-only preview text: %s", txt)
+	}
+	// ... and nothing can execute it.
 	for _, name := range []string{ToolCreate, ToolPause, ToolResume} {
 		_, err := c.CallTool(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{
 			Name: name, Arguments: map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}}})

@@ -90,6 +90,8 @@ type previewResult struct {
 	ObjectType         string                `json:"object_type"`
 	Total              int                   `json:"total" jsonschema:"required"`
 	WillDelete         int                   `json:"will_delete"`
+	OrgTotal           int                   `json:"org_total"`
+	Share              string                `json:"share,omitempty"`
 	ResultsLimit       *int                  `json:"results_limit,omitempty"`
 	Summary            string                `json:"summary" jsonschema:"required"`
 	Sample             []closeapi.SampleItem `json:"sample" jsonschema:"required"`
