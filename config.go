@@ -314,7 +314,7 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 	c.boolean(&cfg.AllowMatchAll, "allow-match-all", "BULKGUARD_ALLOW_MATCH_ALL",
 		"allow queries that match every object of a type (match_all, empty and, negated root); refused by default")
 	c.str(&cfg.Confirm, "confirm", "BULKGUARD_CONFIRM", string(guards.ConfirmAuto),
-		"confirmation `mode`: auto (elicitation when the client supports it, else the typed phrase in the confirm argument), elicit (elicitation only) or phrase (the typed phrase only, never a form)")
+		"confirmation `mode`: auto (elicitation when the client supports it, else the typed phrase in the confirm argument or the approval page), elicit (elicitation or the approval page), phrase (the typed phrase only, never a form) or page (only the approval page bulkguard serves on 127.0.0.1)")
 	c.duration(&cfg.PlanTTL, "plan-ttl", "BULKGUARD_PLAN_TTL", defaultPlanTTL,
 		"how long a preview's plan stays executable")
 	c.str(&cfg.AuditLog, "audit-log", "BULKGUARD_AUDIT_LOG", guards.DefaultAuditPath(),
@@ -536,9 +536,9 @@ func (cfg *serveConfig) validate() error {
 		return badFlag("allowed-object-types", "--allowed-object-types: name at least one of %s", strings.Join(knownObjectTypes, ", "))
 	}
 	switch guards.ConfirmMode(cfg.Confirm) {
-	case guards.ConfirmAuto, guards.ConfirmElicit, guards.ConfirmPhrase:
+	case guards.ConfirmAuto, guards.ConfirmElicit, guards.ConfirmPhrase, guards.ConfirmPage:
 	default:
-		return badFlag("confirm", "--confirm %q: want auto, elicit or phrase", cfg.Confirm)
+		return badFlag("confirm", "--confirm %q: want auto, elicit, phrase or page", cfg.Confirm)
 	}
 	if cfg.PlanTTL <= 0 || cfg.PlanTTL > 24*time.Hour {
 		return badFlag("plan-ttl", "--plan-ttl %s: want a duration between 1s and 24h, e.g. 10m", cfg.PlanTTL)

@@ -42,6 +42,7 @@ type previewResult struct {
 	Refusal            *refusalOut  `json:"refusal"`
 	ConfirmationPhrase string       `json:"confirmation_phrase"`
 	ExpiresAt          *time.Time   `json:"expires_at"`
+	NextStep           string       `json:"next_step"`
 }
 
 // job is Close's BulkDeleteAction (close-api.md §1.3): 17 properties, all
@@ -92,6 +93,7 @@ type createResult struct {
 	Environment string          `json:"environment"`
 	Job         json.RawMessage `json:"job"`
 	Receipt     receiptOut      `json:"receipt"`
+	NextStep    string          `json:"next_step"`
 }
 
 type progressOut struct {
@@ -105,6 +107,7 @@ type jobResult struct {
 	Environment string          `json:"environment"`
 	Job         json.RawMessage `json:"job"`
 	Progress    progressOut     `json:"progress"`
+	NextStep    string          `json:"next_step"`
 }
 
 type listResult struct {

@@ -188,11 +188,14 @@ func stateRefusal(planID string, s PlanState) *Refusal {
 // checkConfirmation judges how and what the person confirmed.
 func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal {
 	switch c.By {
-	case ConfirmedByElicitation, ConfirmedByPhrase:
+	case ConfirmedByElicitation, ConfirmedByPhrase, ConfirmedByPage:
 	default:
 		return &Refusal{Code: CodeConfirmationInvalid, Pointer: "/confirm",
 			Problem: fmt.Sprintf("the confirmation came by %q, which is neither elicitation nor phrase", c.By),
 			Next:    "Ask the person to type " + phrase + " and pass exactly that as confirm."}
+	}
+	if r := pageRule(c.By, g.policy.Confirm, phrase); r != nil {
+		return r
 	}
 	if c.By == ConfirmedByPhrase && g.policy.Confirm == ConfirmElicit {
 		return &Refusal{Code: CodeElicitationRequired, Pointer: "/confirm",

@@ -47,12 +47,17 @@ const (
 	// but cannot show the form (reported of some desktop clients, which
 	// answer cancel at once), so that deleting stays possible there.
 	ConfirmPhrase ConfirmMode = "phrase"
+	// ConfirmPage accepts only an approval the person gave on bulkguard's
+	// own loopback page: neither the model nor the client can give it.
+	ConfirmPage ConfirmMode = "page"
 )
 
 // Ways a confirmation arrived (Confirmation.By, Receipt.ConfirmedBy).
 const (
 	ConfirmedByElicitation = "elicitation"
 	ConfirmedByPhrase      = "phrase"
+	// ConfirmedByPage: the person typed the phrase on the approval page.
+	ConfirmedByPage = "page"
 )
 
 // Defaults of Policy.
@@ -195,9 +200,9 @@ func New(c Config) (*Guard, error) {
 	switch p.Confirm {
 	case "":
 		p.Confirm = ConfirmAuto
-	case ConfirmAuto, ConfirmElicit, ConfirmPhrase:
+	case ConfirmAuto, ConfirmElicit, ConfirmPhrase, ConfirmPage:
 	default:
-		return nil, fmt.Errorf("guards: confirm mode %q is not auto, elicit or phrase", p.Confirm)
+		return nil, fmt.Errorf("guards: confirm mode %q is not auto, elicit, phrase or page", p.Confirm)
 	}
 	types := p.AllowedObjectTypes
 	if types == nil {

@@ -103,6 +103,8 @@ const (
 	CodeConfirmationMismatch = "confirmation_mismatch"
 	CodeElicitationRequired  = "elicitation_required"
 	CodeConfirmationInvalid  = "confirmation_invalid"
+	// CodeApprovalRequired: the person must approve on the approval page.
+	CodeApprovalRequired = "approval_required"
 
 	// Execution.
 	CodeDriftUp = "drift_up"

@@ -176,7 +176,7 @@ func TestDescriptionsTellTheContract(t *testing.T) {
 	}
 	for tool, fragments := range map[string][]string{
 		ToolPreview: {"deletes nothing", "Show the person the summary, count and sample", "lookup_close_ids", "never guess"},
-		ToolCreate:  {"IRREVERSIBLE", "Never invent or type it yourself", "pause_bulk_delete is the brake", "person has seen"},
+		ToolCreate:  {"IRREVERSIBLE", "Never invent or type it yourself", "pause_bulk_delete is the brake", "person has seen", "approval_url"},
 		ToolPause:   {"brake"},
 		ToolResume:  {"IRREVERSIBLE", "Never type it yourself", "RESUME and the job id"},
 	} {

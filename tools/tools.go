@@ -8,12 +8,14 @@ package tools
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/approval"
 )
 
 // Deps is what the tools need from the process.
@@ -36,6 +38,12 @@ type Deps struct {
 	Logger *slog.Logger
 	// Version is the server version reported to clients.
 	Version string
+	// Approvals serves the approval page; nil offers none (then a client
+	// without forms confirms only with the phrase in confirm).
+	Approvals *approval.Server
+	// ElicitTimeout bounds each wait for the person; 0 means
+	// DefaultElicitTimeout.
+	ElicitTimeout time.Duration
 }
 
 // Tool names: part of the contract with clients and models.
@@ -57,8 +65,8 @@ const ClientKeyHeader = "X-Close-Api-Key"
 // contract the tool descriptions spell out one by one.
 const instructions = `bulkguard deletes Close CRM leads or contacts in bulk, safely. ` +
 	`Always preview_bulk_delete first and show the person the summary, count and sample. ` +
-	`create_bulk_delete is irreversible; the person confirms by typing the confirmation phrase themselves ` +
-	`(never invent or type it for them). Follow a job with get_bulk_delete; pause_bulk_delete is the brake. ` +
+	`create_bulk_delete is irreversible; the person confirms by typing the confirmation phrase themselves, ` +
+	`in a form or on the approval page whose approval_url you show them (never invent or type it for them). Follow a job with get_bulk_delete; pause_bulk_delete is the brake. ` +
 	`Get status, custom field, user and Smart View ids from lookup_close_ids instead of guessing.`
 
 // NewServer builds the MCP server: the tools (four when read-only), the
@@ -163,9 +171,8 @@ var (
 	defCreate = toolDef{
 		name:  ToolCreate,
 		title: "Create bulk delete",
-		description: "Step 2, IRREVERSIBLE: runs a plan whose summary, count and sample the person has seen. " +
-			"The person types the phrase in the client's form or, with no form, you pass in confirm what they typed. " +
-			"Never invent or type it yourself. Then poll get_bulk_delete; pause_bulk_delete is the brake.",
+		description: "Step 2, IRREVERSIBLE: runs a plan the person has seen. They type the phrase in the form, " +
+			"on the page at approval_url, or to you for confirm. Never invent or type it yourself. pause_bulk_delete is the brake.",
 		readOnly: false, destructive: true, idempotent: false, openWorld: true,
 		input: inputSchemaFor[createArgs], output: outputSchemaFor[createResult],
 	}

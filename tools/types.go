@@ -43,7 +43,7 @@ func (s *sortArg) UnmarshalJSON(b []byte) error {
 // createArgs are create_bulk_delete's arguments.
 type createArgs struct {
 	PlanID  string `json:"plan_id" jsonschema:"required"`
-	Confirm string `json:"confirm,omitempty" jsonschema_description:"Only without a form: what the person typed."`
+	Confirm string `json:"confirm,omitempty" jsonschema_description:"Only without a form or page: what the person typed."`
 }
 
 // listArgs are list_bulk_deletes' arguments.
@@ -100,12 +100,14 @@ type previewResult struct {
 	Refusal            *guards.Refusal       `json:"refusal,omitempty"`
 	ConfirmationPhrase string                `json:"confirmation_phrase,omitempty"`
 	ExpiresAt          *time.Time            `json:"expires_at,omitempty"`
+	NextStep           string                `json:"next_step" jsonschema:"required"`
 }
 
 type createResult struct {
 	Environment string               `json:"environment" jsonschema:"required"`
 	Job         *closeapi.BulkDelete `json:"job" jsonschema:"required"`
 	Receipt     guards.Receipt       `json:"receipt" jsonschema:"required"`
+	NextStep    string               `json:"next_step" jsonschema:"required"`
 }
 
 type listResult struct {
@@ -122,6 +124,7 @@ type jobResult struct {
 	Environment string               `json:"environment" jsonschema:"required"`
 	Job         *closeapi.BulkDelete `json:"job" jsonschema:"required"`
 	Progress    progressOut          `json:"progress" jsonschema:"required"`
+	NextStep    string               `json:"next_step" jsonschema:"required"`
 }
 
 type progressOut struct {

@@ -236,6 +236,12 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 	if cfg.AllowClientKeys {
 		deps.ClientForKey = s.ClientForKey
 	}
+	if deps.Approvals, err = approvals(cfg, log); err != nil {
+		return nil, nil, err
+	}
+	if deps.Approvals != nil {
+		closers = append(closers, func() { _ = deps.Approvals.Close() })
+	}
 	s.mcp = tools.NewServer(deps)
 	if err := s.setupOAuth(); err != nil {
 		return nil, nil, err
