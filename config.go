@@ -39,7 +39,7 @@ const (
 )
 
 // knownObjectTypes are the object types an s_query's object_type clause is
-// documented to take (close-api.md §3: "lead or contact documented");
+// documented to take (docs/close-api.md §3: "lead or contact documented");
 // the guard can only allow what Close can be asked to delete.
 var knownObjectTypes = []string{"lead", "contact"}
 
@@ -239,7 +239,7 @@ func (c *cliFlags) explain(err error) error {
 }
 
 // tzOffsetRE is the x-tz-offset shape Close documents: hours, optionally
-// fractional (close-api.md §4.6: "-4", "-2.5").
+// fractional (docs/close-api.md §4.6: "-4", "-2.5").
 var tzOffsetRE = regexp.MustCompile(`^[+-]?[0-9]{1,2}(\.[0-9]+)?$`)
 
 // printFlags writes one entry per flag: name and value type, usage, and the

@@ -19,7 +19,7 @@ import (
 var ErrInvalidID = errors.New("invalid id")
 
 // APIError is a non-2xx answer from Close. It decodes every error body shape seen from Close
-// (close-api.md §4.3): {"error": …}, {"errors": […], "field-errors": {…}} (field error values are
+// (docs/close-api.md §4.3): {"error": …}, {"errors": […], "field-errors": {…}} (field error values are
 // strings or nested objects), the {"status": 429, "title": …} shape of rate-limit mocks, and
 // bodies that are not JSON at all (kept as a short excerpt).
 type APIError struct {

@@ -13,7 +13,7 @@ const searchPath = "/data/search/"
 
 // maxSearchPage is the page size used when a sample needs several pages. Close documents no
 // maximum _limit for /data/search/; 200 is what public code uses and what /lead/ allows
-// (close-api.md §2.4, [OBS]).
+// (docs/close-api.md §2.4, [OBS]).
 const maxSearchPage = 200
 
 var objectTypePattern = regexp.MustCompile(`^[a-z][a-z_.]{0,63}$`)
@@ -46,7 +46,7 @@ func (c *Client) Search(ctx context.Context, r SearchRequest) (*SearchResponse, 
 }
 
 // Count asks Close how many objects match without fetching any: include_counts true and
-// results_limit 0 (close-api.md §2.3). Total is every match; Limited is 0 for such a call.
+// results_limit 0 (docs/close-api.md §2.3). Total is every match; Limited is 0 for such a call.
 // The index lags writes by up to a minute, so a count right after a delete can be stale [OBS].
 func (c *Client) Count(ctx context.Context, query, sort json.RawMessage) (Count, error) {
 	zero := 0

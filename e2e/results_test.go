@@ -45,7 +45,7 @@ type previewResult struct {
 	NextStep           string       `json:"next_step"`
 }
 
-// job is Close's BulkDeleteAction (close-api.md §1.3): 17 properties, all
+// job is Close's BulkDeleteAction (docs/close-api.md §1.3): 17 properties, all
 // present, the nullable ones as pointers.
 type job struct {
 	ID                string          `json:"id"`

@@ -1,5 +1,5 @@
 // Package guards is the safety layer between a model and Close's bulk
-// delete: plan → confirm → execute (DESIGN.md "The guard").
+// delete: plan → confirm → execute (docs/design.md "The guard").
 //
 // Preview judges the query by policy without Close, counts, samples and
 // lists the ids of its matches in one Close search (one more per 200 ids)
@@ -81,11 +81,11 @@ const (
 )
 
 // DefaultAllowedObjectTypes are the object types Close's search documents
-// (close-api.md §2.4), and so the only ones a count can be trusted for.
+// (docs/close-api.md §2.4), and so the only ones a count can be trusted for.
 var DefaultAllowedObjectTypes = []string{"lead", "contact"}
 
 // indexLagWindow is how long after a delete Close's search may still count
-// deleted objects (30–60 s observed, close-api.md §2.4 [OBS]).
+// deleted objects (30–60 s observed, docs/close-api.md §2.4 [OBS]).
 const indexLagWindow = 60 * time.Second
 
 // Policy is what the operator allows.

@@ -235,14 +235,14 @@ func (h *harness) audit() []AuditRecord {
 }
 
 // nameQuery matches the leads whose name has word, as Close's own bulk
-// delete example does (close-api.md §1.2).
+// delete example does (docs/close-api.md §1.2).
 func nameQuery(word string) string {
 	return fmt.Sprintf(`{"type":"and","queries":[{"type":"object_type","object_type":"lead"},`+
 		`{"type":"field_condition","field":{"type":"regular_field","object_type":"lead","field_name":"name"},`+
 		`"condition":{"type":"text","mode":"full_words","value":%q}}]}`, word)
 }
 
-// newestFirst is Close's example sort (close-api.md §1.2).
+// newestFirst is Close's example sort (docs/close-api.md §1.2).
 const newestFirst = `[{"direction":"desc","field":{"type":"regular_field","object_type":"lead","field_name":"date_created"}}]`
 
 // input decodes a query (bare or wrapped) and an optional sort into a

@@ -17,7 +17,7 @@ type PreviewInput struct {
 	Query        schema.Node
 	Unrecognised []schema.Unrecognised
 	// SmartViewID snapshots the view's s_query.query, results_limit and
-	// sort (close-api.md §5.3 "by snapshot", inferred).
+	// sort (docs/close-api.md §5.3 "by snapshot", inferred).
 	SmartViewID string
 	// Sort overrides the view's sort when set.
 	Sort []schema.Sort
@@ -336,7 +336,7 @@ type viewSnapshot struct {
 
 // snapshotView reads a Smart View once and copies its query, results_limit
 // and sort, so what is counted is what is deleted even if the view is
-// edited afterwards (close-api.md §5.3, "by snapshot" [INF]).
+// edited afterwards (docs/close-api.md §5.3, "by snapshot" [INF]).
 func (g *Guard) snapshotView(ctx context.Context, cl *closeapi.Client, id string, rec AuditRecord) (*viewSnapshot, error) {
 	if err := closeapi.ValidateSmartViewID(id); err != nil {
 		return nil, g.refuse(&Refusal{Code: CodeSmartViewInvalidID, Pointer: "/smart_view_id",
@@ -354,7 +354,7 @@ func (g *Guard) snapshotView(ctx context.Context, cl *closeapi.Client, id string
 	}
 	viewType := strings.ToLower(sv.Type)
 	if viewType == "" {
-		// The API documents type as required and defaulting to lead (close-api.md §5.1).
+		// The API documents type as required and defaulting to lead (docs/close-api.md §5.1).
 		viewType = "lead"
 	}
 	if !slices.Contains(g.policy.AllowedObjectTypes, viewType) {
@@ -387,7 +387,7 @@ func (g *Guard) snapshotView(ctx context.Context, cl *closeapi.Client, id string
 		}
 	} else {
 		// A view's type names its objects even when its query does not; a
-		// delete must name them (DESIGN.md), so bulkguard adds the clause
+		// delete must name them (docs/design.md), so bulkguard adds the clause
 		// and says so. Whether the view matched everything is judged on
 		// the view's own query, before the clause is added.
 		snap.node = withObjectType(snap.node, viewType)

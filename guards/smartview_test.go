@@ -9,7 +9,7 @@ import (
 )
 
 // view builds a Smart View object as Close answers GET /saved_search/{id}/
-// (close-api.md §5.2).
+// (docs/close-api.md §5.2).
 func view(id, typ string, sQuery any, userDependent bool) map[string]any {
 	return map[string]any{
 		"id": id, "name": "View " + id, "type": typ, "s_query": sQuery, "query": nil,

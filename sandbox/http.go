@@ -48,14 +48,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// errorJSON writes Close's plain error shape {"error": "…"} (close-api.md
+// errorJSON writes Close's plain error shape {"error": "…"} (docs/close-api.md
 // §4.3 [OFF-CODE][OBS]; the messages other than "Unauthorized" and the
 // invalid-JSON one are [INF]).
 func errorJSON(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"error": msg})
 }
 
-// fieldErrors writes Close's validation shape (close-api.md §4.3
+// fieldErrors writes Close's validation shape (docs/close-api.md §4.3
 // [OFF-CODE][OBS]); messages mimic the observed pydantic-style ones
 // ("Input should be less than or equal to 200").
 func fieldErrors(w http.ResponseWriter, fe map[string]any) {

@@ -10,11 +10,11 @@ import (
 )
 
 // maxPaused is how long a bulk action may stay paused and still be
-// resumed (close-api.md §1.4).
+// resumed (docs/close-api.md §1.4).
 const maxPaused = 7 * 24 * time.Hour
 
 // Job is a bulk-delete job exactly as Close shows it: the 17 properties of
-// BulkDeleteAction (close-api.md §1.3). Dates are Close-formatted strings
+// BulkDeleteAction (docs/close-api.md §1.3). Dates are Close-formatted strings
 // (microseconds, +00:00).
 type Job struct {
 	ID                string          `json:"id"`
@@ -95,7 +95,7 @@ func compact(raw json.RawMessage) json.RawMessage {
 
 // createJob is POST /bulk_action/delete/. It validates the body as Close
 // does (400 field-errors), derives bulk_object_type from the query's
-// object_type clause (lead when there is none; close-api.md open question
+// object_type clause (lead when there is none; docs/close-api.md open question
 // 2, [INF]), and answers the job as created.
 func (c *call) createJob(string) {
 	body, loc, ok := c.queryRequest()
@@ -212,7 +212,7 @@ func (c *call) getJob(id string) {
 }
 
 // updateJob is PUT /bulk_action/delete/{id}/ (the endpoint is inferred,
-// close-api.md §1.4). It is a partial update: without "status" nothing
+// docs/close-api.md §1.4). It is a partial update: without "status" nothing
 // changes. {"status": "paused"} pauses a job that has not finished;
 // {"status": "resuming"} resumes a paused one, unless it has been paused
 // for more than 7 days.

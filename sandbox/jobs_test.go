@@ -79,7 +79,7 @@ var jobKeys = []string{"id", "bulk_object_type", "status", "s_query", "query", "
 func TestCreateJobShape(t *testing.T) {
 	e, _ := evalOrg(t)
 	e.gate()
-	// The request of close-api.md §1.2, verbatim.
+	// The request of docs/close-api.md §1.2, verbatim.
 	req := `{
   "s_query": {
     "type": "and",
@@ -103,7 +103,7 @@ func TestCreateJobShape(t *testing.T) {
 	want := append([]string(nil), jobKeys...)
 	sort.Strings(want)
 	if !reflect.DeepEqual(keys, want) {
-		t.Fatalf("job keys %v, want the 17 of close-api.md §1.3", keys)
+		t.Fatalf("job keys %v, want the 17 of docs/close-api.md §1.3", keys)
 	}
 	var sent map[string]json.RawMessage
 	_ = json.Unmarshal([]byte(req), &sent)

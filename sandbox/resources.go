@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// smartView is a saved search (close-api.md §5.2). SQuery is the
+// smartView is a saved search (docs/close-api.md §5.2). SQuery is the
 // {query, results_limit, sort} wrapper, or nil for a legacy string view.
 type smartView struct {
 	ID, Name, Type  string
@@ -124,7 +124,7 @@ func (c *call) customFields(string) {
 }
 
 // savedSearches answers GET /saved_search/ with _limit/_skip and the type
-// filter (default lead, close-api.md §5.1).
+// filter (default lead, docs/close-api.md §5.1).
 func (c *call) savedSearches(string) {
 	limit, skip, ok := c.page(1, 0, 0)
 	if !ok {
@@ -168,7 +168,7 @@ func (c *call) savedSearch(id string) {
 }
 
 // leads answers GET /lead/: existing leads in insertion order, _limit at
-// most 200 and _skip at most 35,000 as observed on Close (close-api.md §4.5).
+// most 200 and _skip at most 35,000 as observed on Close (docs/close-api.md §4.5).
 func (c *call) leads(string) {
 	limit, skip, ok := c.page(0, 200, 35000)
 	if !ok {
@@ -263,7 +263,7 @@ func (st *store) userName(id string) any {
 	return nil
 }
 
-// leadJSON is the lead as GET /lead/{id}/ shows it (close-api.md §8.1),
+// leadJSON is the lead as GET /lead/{id}/ shows it (docs/close-api.md §8.1),
 // custom fields as flat custom.cf_… keys.
 func (st *store) leadJSON(i int) map[string]any {
 	lt := st.t[uLead]
@@ -317,7 +317,7 @@ func (st *store) addressJSON(i int) map[string]any {
 	}
 }
 
-// contactJSON is the contact as Close shows it (close-api.md §8.2).
+// contactJSON is the contact as Close shows it (docs/close-api.md §8.2).
 func (st *store) contactJSON(i int) map[string]any {
 	ct := st.t[uContact]
 	c := ct.cols

@@ -17,7 +17,7 @@
 //     the missing slash, so a client that forgets it fails loudly here
 //     instead of relying on a redirect of a write.
 //   - Pause and resume are PUT /bulk_action/delete/{id}/ with
-//     {"status": "paused"|"resuming"} (close-api.md §1.4 infers the
+//     {"status": "paused"|"resuming"} (docs/close-api.md §1.4 infers the
 //     endpoint).
 //   - A construct the sandbox cannot evaluate is a 400 with the
 //     X-Sandbox-Unsupported marker (unsupported.go), not Close's verdict.
@@ -62,7 +62,7 @@ type Options struct {
 	// leads (tests build their own with AddLead).
 	EmptyOrg bool
 	// LoadExport is the path of a Close JSON lead export (format json, type
-	// leads, close-api.md §6; gzip or plain) to serve instead of demo data.
+	// leads, docs/close-api.md §6; gzip or plain) to serve instead of demo data.
 	LoadExport string
 	// APIKey is the key clients must present; empty means DemoAPIKey.
 	APIKey string
@@ -92,7 +92,7 @@ type Options struct {
 	// the connection without answering. Once.
 	DropAfterCreate int
 	// IndexLag keeps deleted objects visible to /data/search/ this long
-	// after their deletion (close-api.md §2.4 observed 30–60 s).
+	// after their deletion (docs/close-api.md §2.4 observed 30–60 s).
 	IndexLag time.Duration
 	// Logger gets debug lines (requests, job progress); nil discards.
 	Logger *slog.Logger

@@ -14,7 +14,7 @@ import (
 )
 
 // uni is one kind of object the sandbox stores and the grammar can filter:
-// the object types of close-api.md §3.7 (graph.go describes the kinds after
+// the object types of docs/close-api.md §3.7 (graph.go describes the kinds after
 // address).
 type uni uint8
 
@@ -72,7 +72,7 @@ func isAncestor(a, b uni) bool {
 }
 
 // kind is the value type of a column, which decides the conditions that
-// apply to it (close-api.md §3.4: "The field's value type decides which
+// apply to it (docs/close-api.md §3.4: "The field's value type decides which
 // condition applies").
 type kind uint8
 
@@ -560,7 +560,7 @@ func (st *store) appendValue(c *column, v any) error {
 	return nil
 }
 
-// closeTimeLayout is how Close writes timestamps (close-api.md §4.8).
+// closeTimeLayout is how Close writes timestamps (docs/close-api.md §4.8).
 const closeTimeLayout = "2006-01-02T15:04:05.000000-07:00"
 
 func fmtTime(t time.Time) string { return t.UTC().Format(closeTimeLayout) }
@@ -890,7 +890,7 @@ func (t *table) kill(i int, at int64) bool {
 	return true
 }
 
-// deleteLead removes a lead and everything it owns (close-api.md §1.5:
+// deleteLead removes a lead and everything it owns (docs/close-api.md §1.5:
 // contacts and the rest "must belong to a lead"; graph.go).
 func (st *store) deleteLead(li int, at int64) bool { return st.deleteObject(uLead, li, at, "") }
 

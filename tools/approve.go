@@ -87,7 +87,7 @@ func knownBroken(name string) *knownClient {
 }
 
 // elicitModes reports which elicitation modes this request's client can
-// really be sent (mcp-notes.md §A.5). A modern (2026-07-28) request
+// really be sent (docs/mcp-notes.md §A.5). A modern (2026-07-28) request
 // declares its capabilities in its own _meta; a legacy one declared them at
 // initialize, and its session must also be able to carry the server's
 // elicitation/create request, which legacy SSE sessions cannot. An empty
@@ -96,7 +96,7 @@ func knownBroken(name string) *knownClient {
 //
 // Sending input requests to a client that did not declare elicitation
 // breaks the spec and surfaces as a JSON-RPC error instead of a tool
-// result (mcp-notes.md §A.12), hence the check before every elicitation.
+// result (docs/mcp-notes.md §A.12), hence the check before every elicitation.
 func elicitModes(ctx context.Context) (form, url bool) {
 	var c *mcp.ClientCapabilities
 	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {

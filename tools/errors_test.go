@@ -212,7 +212,7 @@ func TestClientKeyHeader(t *testing.T) {
 
 // TestSSELegacyClient: a legacy client over HTTP+SSE may declare
 // elicitation, but mcp-go's SSE sessions cannot carry the server's
-// elicitation request (mcp-notes.md §A.5). canElicitForm sees that, so the
+// elicitation request (docs/mcp-notes.md §A.5). canElicitForm sees that, so the
 // create falls back to the phrase path and answers with a tool result, not
 // a JSON-RPC error.
 func TestSSELegacyClient(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 // Errors the model can act on are isError tool results (never Go errors,
 // which become JSON-RPC errors that many clients never show the model), and
 // carry no structuredContent: TS-SDK clients validate structuredContent
-// against the output schema even on errors (mcp-notes.md §0.9). Each text
+// against the output schema even on errors (docs/mcp-notes.md §0.9). Each text
 // names the place (a JSON pointer) when there is one, says what was wrong,
 // says what happened to the data, and gives the next step.
 
@@ -263,7 +263,7 @@ func trimPrefix(s string) string {
 }
 
 // progressOf computes a job's progress. Close fills n_objects once matching
-// finishes (null before, close-api.md §1.3); n_leads is the fallback for
+// finishes (null before, docs/close-api.md §1.3); n_leads is the fallback for
 // lead jobs.
 func progressOf(j *closeapi.BulkDelete) progressOut {
 	p := progressOut{Processed: j.NObjectsProcessed}

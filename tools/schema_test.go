@@ -107,7 +107,7 @@ func TestToolsListSizeBudget(t *testing.T) {
 
 // TestAnnotations: every tool has a title and all four hints, and no
 // read-only tool claims to be destructive (Grafana's
-// TestAllToolsDeclareAnnotationHints, mcp-notes.md §0.3).
+// TestAllToolsDeclareAnnotationHints, docs/mcp-notes.md §0.3).
 func TestAnnotations(t *testing.T) {
 	t.Parallel()
 	want := map[string][4]bool{ // readOnly, destructive, idempotent, openWorld

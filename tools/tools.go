@@ -95,7 +95,7 @@ func NewServer(d Deps) *server.MCPServer {
 // Tools returns the tool definitions with their handlers, sorted by name as
 // tools/list serves them. Read-only mode leaves out create, pause and
 // resume entirely (not registered, so not callable), the way GitHub's,
-// Grafana's and Terraform's servers do it (mcp-notes.md §A.9).
+// Grafana's and Terraform's servers do it (docs/mcp-notes.md §A.9).
 func Tools(d Deps) []server.ServerTool {
 	t := &toolset{d: d, log: d.Logger}
 	if t.log == nil {
@@ -134,7 +134,7 @@ type toolDef struct {
 
 // tool builds the mcp.Tool from a struct literal with raw schemas. It never
 // uses mcp.NewTool + WithRawInputSchema: that combination fails to marshal
-// and takes the whole tools/list down with it (mcp-notes.md §0.2).
+// and takes the whole tools/list down with it (docs/mcp-notes.md §0.2).
 func (d toolDef) tool() mcp.Tool {
 	t := mcp.Tool{
 		Name:            d.name,
@@ -145,7 +145,7 @@ func (d toolDef) tool() mcp.Tool {
 	}
 	// All four hints explicitly: directories and clients fail closed on an
 	// omitted hint, and the spec defaults (destructive, open world) would
-	// misdescribe the read-only tools (mcp-notes.md §0.3, §A.4).
+	// misdescribe the read-only tools (docs/mcp-notes.md §0.3, §A.4).
 	// The title is Tool.Title only: repeating it as annotations.title would
 	// cost payload budget for the few clients that read only the latter.
 	t.Annotations = mcp.ToolAnnotation{
@@ -157,7 +157,7 @@ func (d toolDef) tool() mcp.Tool {
 	return t
 }
 
-// The annotation table follows DESIGN.md "Tools". openWorldHint is true on
+// The annotation table follows docs/design.md "Tools". openWorldHint is true on
 // every tool: each one talks to Close, a system outside this server.
 var (
 	defPreview = toolDef{
