@@ -419,12 +419,7 @@ func (c *call) updateOppStatus(id string) {
 	before := s.oppStatusJSON(st.oppStatuses[n])
 	if has {
 		st.oppStatuses[n].Label = label
-		ot := st.t[uOpp]
-		for i, d := range ot.dead {
-			if d == 0 && ot.cols["status_id"].str[i] == id {
-				st.setText(ot.cols["status_label"], i, label)
-			}
-		}
+		st.relabel(uOpp, "status_id", id, "status_label", label)
 	}
 	after := s.oppStatusJSON(st.oppStatuses[n])
 	c.updated("status.opportunity", id, "", before, after)
@@ -442,12 +437,9 @@ func (c *call) deleteOppStatus(id string) {
 	if !c.found(ok) {
 		return
 	}
-	ot := st.t[uOpp]
-	for i, d := range ot.dead {
-		if d == 0 && ot.cols["status_id"].str[i] == id {
-			errorJSON(c.w, http.StatusBadRequest, "This opportunity status is still used by opportunities; give them another status first.")
-			return
-		}
+	if st.inUse(uOpp, "status_id", id) {
+		errorJSON(c.w, http.StatusBadRequest, "This opportunity status is still used by opportunities; give them another status first.")
+		return
 	}
 	before := s.oppStatusJSON(st.oppStatuses[n])
 	st.oppStatuses = slices.Delete(st.oppStatuses, n, n+1)
@@ -564,12 +556,7 @@ func (c *call) updatePipeline(id string) {
 	}
 	if has {
 		s.st.pipelines[n].Name = name
-		ot := s.st.t[uOpp]
-		for i, d := range ot.dead {
-			if d == 0 && ot.cols["pipeline_id"].str[i] == id {
-				s.st.setText(ot.cols["pipeline_name"], i, name)
-			}
-		}
+		s.st.relabel(uOpp, "pipeline_id", id, "pipeline_name", name)
 	}
 	after := s.pipelineJSON(s.st.pipelines[n])
 	c.updated("pipeline", id, "", before, after)

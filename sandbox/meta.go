@@ -100,13 +100,7 @@ func (c *call) updateLeadStatus(id string) {
 	before := s.leadStatusJSON(st.statuses[i])
 	if hasLabel && label != st.statuses[i].Label {
 		st.statuses[i].Label = label
-		lt := st.t[uLead]
-		sid, lab := lt.cols["status_id"], lt.cols["status_label"]
-		for li, d := range lt.dead {
-			if d == 0 && sid.str[li] == id {
-				st.setText(lab, li, label)
-			}
-		}
+		st.relabel(uLead, "status_id", id, "status_label", label)
 	}
 	if color != nil {
 		s.api.colors[id] = *color
@@ -128,12 +122,9 @@ func (c *call) deleteLeadStatus(id string) {
 	if !c.found(ok) {
 		return
 	}
-	lt := st.t[uLead]
-	for li, d := range lt.dead {
-		if d == 0 && lt.cols["status_id"].str[li] == id {
-			errorJSON(c.w, http.StatusBadRequest, "This lead status is still used by leads; give them another status first.")
-			return
-		}
+	if st.inUse(uLead, "status_id", id) {
+		errorJSON(c.w, http.StatusBadRequest, "This lead status is still used by leads; give them another status first.")
+		return
 	}
 	if len(st.statuses) == 1 {
 		errorJSON(c.w, http.StatusBadRequest, "An organization needs at least one lead status.")

@@ -68,6 +68,28 @@ func (st *store) retireKids(u uni, i int, k uni) {
 	}
 }
 
+// inUse reports whether a live object of kind u has id in column idCol.
+func (st *store) inUse(u uni, idCol, id string) bool {
+	t := st.t[u]
+	for i, d := range t.dead {
+		if d == 0 && t.cols[idCol].str[i] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// relabel writes v to column col of the live objects of kind u that have
+// id in column idCol: a renamed status or pipeline shows on them at once.
+func (st *store) relabel(u uni, idCol, id, col, v string) {
+	t := st.t[u]
+	for i, d := range t.dead {
+		if d == 0 && t.cols[idCol].str[i] == id {
+			st.setText(t.cols[col], i, v)
+		}
+	}
+}
+
 func (st *store) setText(c *column, i int, v string) {
 	// A string always fits a text column.
 	_ = st.setValue(c, i, v)
