@@ -34,6 +34,44 @@ func (b badFields) str(body map[string]json.RawMessage, key string) (string, boo
 	return v, true
 }
 
+// text reads an optional string that may not be blank; a required one may
+// not be missing either (its refusal replaces any other of the field).
+func (b badFields) text(body map[string]json.RawMessage, key string, required bool) (string, bool) {
+	v, ok := b.str(body, key)
+	switch {
+	case required && strings.TrimSpace(v) == "":
+		b.add(key, "This field is required.")
+	case ok && strings.TrimSpace(v) == "":
+		b.add(key, "This field may not be blank.")
+	}
+	return v, ok
+}
+
+// found answers 404 unless ok.
+func (c *call) found(ok bool) bool {
+	if !ok {
+		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	}
+	return ok
+}
+
+// created, updated and deleted record a write as an event; the caller
+// holds mu for writing. An update's event names the fields that changed.
+func (c *call) created(objectType, id, lead string, obj map[string]any) {
+	c.s.logEvent(c.origin(), objectType, id, lead, "created", obj, nil, nil)
+}
+
+func (c *call) updated(objectType, id, lead string, before, after map[string]any) {
+	changed, prev := diff(before, after)
+	c.s.logEvent(c.origin(), objectType, id, lead, "updated", after, prev, changed)
+}
+
+// deleted also answers the delete (200 {}); the object belongs to no lead.
+func (c *call) deleted(objectType, id string, before map[string]any) {
+	c.s.logEvent(c.origin(), objectType, id, "", "deleted", nil, before, nil)
+	writeJSON(c.w, http.StatusOK, map[string]any{})
+}
+
 // parseEmails reads a contact's emails list.
 func parseEmails(raw json.RawMessage, key string, bad badFields) []EmailSpec {
 	var in []struct {
@@ -281,12 +319,11 @@ func (c *call) createLead(string) {
 		return
 	}
 	li := st.insertLead(in)
-	o := c.origin()
 	obj := st.leadJSON(li)
 	for _, ci := range st.liveKids(uLead, li, uContact) {
-		s.logEvent(o, "contact", st.t[uContact].ids[ci], st.t[uLead].ids[li], "created", st.contactJSON(ci), nil, nil)
+		c.created("contact", st.t[uContact].ids[ci], st.t[uLead].ids[li], st.contactJSON(ci))
 	}
-	s.logEvent(o, "lead", st.t[uLead].ids[li], st.t[uLead].ids[li], "created", obj, nil, nil)
+	c.created("lead", st.t[uLead].ids[li], st.t[uLead].ids[li], obj)
 	writeJSON(c.w, http.StatusOK, c.leadFields(obj))
 }
 
@@ -295,11 +332,7 @@ func (c *call) createLead(string) {
 func (c *call) liveIndex(u uni, id string) (int, bool) {
 	t := c.s.st.t[u]
 	i, ok := t.byID[id]
-	if !ok || t.dead[i] != 0 {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
-		return 0, false
-	}
-	return int(i), true
+	return int(i), c.found(ok && t.dead[i] == 0)
 }
 
 // updateLead is PUT /lead/{id}/: name, description, url, status, custom
@@ -360,8 +393,7 @@ func (c *call) updateLead(id string) {
 	cols["updated_by"].str[li] = c.user.ID
 	st.refreshLead(li)
 	after := st.leadJSON(li)
-	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), "lead", id, id, "updated", after, prev, changed)
+	c.updated("lead", id, id, before, after)
 	writeJSON(c.w, http.StatusOK, c.leadFields(after))
 }
 
@@ -406,35 +438,8 @@ func (c *call) deleteLead(id string) {
 	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
 
-// listContacts is GET /contact/: _limit (at most 200 [INF]), _skip,
-// lead_id.
-func (c *call) listContacts(string) {
-	limit, skip, ok := c.page(0, 200, 0)
-	if !ok {
-		return
-	}
-	lead := c.r.URL.Query().Get("lead_id")
-	c.s.mu.RLock()
-	defer c.s.mu.RUnlock()
-	st := c.s.st
-	ct := st.t[uContact]
-	data := []any{}
-	seen, more := 0, false
-	for i, d := range ct.dead {
-		if d != 0 || (lead != "" && ct.cols["lead_id"].str[i] != lead) {
-			continue
-		}
-		if seen >= skip+limit {
-			more = true
-			break
-		}
-		if seen >= skip {
-			data = append(data, c.selectFields(st.contactJSON(i)))
-		}
-		seen++
-	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"data": data, "has_more": more})
-}
+// listContacts is GET /contact/, as the graph resources' lists.
+func (c *call) listContacts(string) { c.listGraph(uContact) }
 
 // createContact is POST /contact/. Without a lead_id Close makes a new lead
 // for the contact, named after it [DOC changelog 2025-02-14].
@@ -462,7 +467,7 @@ func (c *call) createContact(string) {
 		fieldErrors(c.w, bad)
 		return
 	}
-	o := c.origin()
+	c.origin() // drawn before the create can still fail, as in createGraph
 	var ci int
 	if li < 0 {
 		// "named after the contact" (Close changelog 2025-02-14 [DOC]).
@@ -473,7 +478,7 @@ func (c *call) createContact(string) {
 		}
 		li = st.insertLead(in)
 		ci = st.liveKids(uLead, li, uContact)[0]
-		s.logEvent(o, "lead", st.t[uLead].ids[li], st.t[uLead].ids[li], "created", st.leadJSON(li), nil, nil)
+		c.created("lead", st.t[uLead].ids[li], st.t[uLead].ids[li], st.leadJSON(li))
 	} else {
 		if cs.DateCreated.IsZero() {
 			cs.DateCreated = s.now()
@@ -482,7 +487,7 @@ func (c *call) createContact(string) {
 		st.refreshLead(li)
 	}
 	obj := st.contactJSON(ci)
-	s.logEvent(o, "contact", st.t[uContact].ids[ci], st.leadOf(uContact, ci), "created", obj, nil, nil)
+	c.created("contact", st.t[uContact].ids[ci], st.leadOf(uContact, ci), obj)
 	writeJSON(c.w, http.StatusOK, c.selectFields(obj))
 }
 
@@ -549,8 +554,7 @@ func (c *call) updateContact(id string) {
 	st.refreshContact(ci)
 	st.refreshLead(int(ct.parent[ci]))
 	after := st.contactJSON(ci)
-	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), "contact", id, st.leadOf(uContact, ci), "updated", after, prev, changed)
+	c.updated("contact", id, st.leadOf(uContact, ci), before, after)
 	writeJSON(c.w, http.StatusOK, c.selectFields(after))
 }
 

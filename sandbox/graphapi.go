@@ -157,7 +157,9 @@ func (c *call) createGraph(k uni) {
 		fieldErrors(c.w, bad)
 		return
 	}
-	o := c.origin()
+	// The request id is drawn before the create can still fail, so that a
+	// refused create uses it up as it always has (later ids stay the same).
+	c.origin()
 	newLead := leadID == ""
 	if newLead {
 		in, err := st.resolve(&LeadSpec{CreatedBy: c.user.ID}, s.now())
@@ -204,19 +206,15 @@ func (c *call) createGraph(k uni) {
 		return
 	}
 	if newLead {
-		s.logEvent(o, "lead", leadID, leadID, "created", st.leadJSON(int(li)), nil, nil)
+		c.created("lead", leadID, leadID, st.leadJSON(int(li)))
 	}
 	obj := st.objectJSON(k, i)
-	s.logEvent(o, eventType(uniName[k]), t.ids[i], leadID, "created", obj, nil, nil)
+	c.created(eventType(uniName[k]), t.ids[i], leadID, obj)
 	writeJSON(c.w, http.StatusOK, c.selectFields(obj))
 }
 
 func (c *call) getGraph(k uni, id string) {
-	c.s.mu.RLock()
-	defer c.s.mu.RUnlock()
-	if i, ok := c.liveIndex(k, id); ok {
-		writeJSON(c.w, http.StatusOK, c.selectFields(c.s.st.objectJSON(k, i)))
-	}
+	c.object(k, id, func(st *store, i int) map[string]any { return st.objectJSON(k, i) })
 }
 
 // listGraph is GET of a graph resource: _limit (at most 200 [INF]),
@@ -291,8 +289,7 @@ func (c *call) updateGraph(k uni, id string) {
 		st.deriveOpp(i, label)
 	}
 	after := st.objectJSON(k, i)
-	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), eventType(uniName[k]), id, st.leadOf(k, i), "updated", after, prev, changed)
+	c.updated(eventType(uniName[k]), id, st.leadOf(k, i), before, after)
 	writeJSON(c.w, http.StatusOK, c.selectFields(after))
 }
 
@@ -355,8 +352,7 @@ func (c *call) getOppStatus(id string) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
 	n, ok := c.s.st.oppStatusByID[id]
-	if !ok {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(ok) {
 		return
 	}
 	writeJSON(c.w, http.StatusOK, c.selectFields(c.s.oppStatusJSON(c.s.st.oppStatuses[n])))
@@ -374,15 +370,12 @@ func (c *call) createOppStatus(string) {
 	defer s.mu.Unlock()
 	st := s.st
 	bad := badFields{}
-	label, _ := bad.str(body, "label")
+	label, _ := bad.text(body, "label", true)
 	typ, _ := bad.str(body, "type")
 	if typ == "" {
 		typ, _ = bad.str(body, "status_type")
 	}
 	pid, _ := bad.str(body, "pipeline_id")
-	if strings.TrimSpace(label) == "" {
-		bad.add("label", "This field is required.")
-	}
 	if !slices.Contains([]string{"active", "won", "lost"}, typ) {
 		bad.add("type", "Input should be 'active', 'won' or 'lost'")
 	}
@@ -398,7 +391,7 @@ func (c *call) createOppStatus(string) {
 	o := oppStatus{ID: randID(st.idRand, "stat_"), Label: label, Type: typ, PipelineID: pid}
 	st.addOppStatus(o)
 	obj := s.oppStatusJSON(o)
-	s.logEvent(c.origin(), "status.opportunity", o.ID, "", "created", obj, nil, nil)
+	c.created("status.opportunity", o.ID, "", obj)
 	writeJSON(c.w, http.StatusOK, obj)
 }
 
@@ -414,15 +407,11 @@ func (c *call) updateOppStatus(id string) {
 	defer s.mu.Unlock()
 	st := s.st
 	n, ok := st.oppStatusByID[id]
-	if !ok {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(ok) {
 		return
 	}
 	bad := badFields{}
-	label, has := bad.str(body, "label")
-	if has && strings.TrimSpace(label) == "" {
-		bad.add("label", "This field may not be blank.")
-	}
+	label, has := bad.text(body, "label", false)
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
@@ -430,16 +419,10 @@ func (c *call) updateOppStatus(id string) {
 	before := s.oppStatusJSON(st.oppStatuses[n])
 	if has {
 		st.oppStatuses[n].Label = label
-		ot := st.t[uOpp]
-		for i, d := range ot.dead {
-			if d == 0 && ot.cols["status_id"].str[i] == id {
-				st.setText(ot.cols["status_label"], i, label)
-			}
-		}
+		st.relabel(uOpp, "status_id", id, "status_label", label)
 	}
 	after := s.oppStatusJSON(st.oppStatuses[n])
-	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), "status.opportunity", id, "", "updated", after, prev, changed)
+	c.updated("status.opportunity", id, "", before, after)
 	writeJSON(c.w, http.StatusOK, after)
 }
 
@@ -451,16 +434,12 @@ func (c *call) deleteOppStatus(id string) {
 	defer s.mu.Unlock()
 	st := s.st
 	n, ok := st.oppStatusByID[id]
-	if !ok {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(ok) {
 		return
 	}
-	ot := st.t[uOpp]
-	for i, d := range ot.dead {
-		if d == 0 && ot.cols["status_id"].str[i] == id {
-			errorJSON(c.w, http.StatusBadRequest, "This opportunity status is still used by opportunities; give them another status first.")
-			return
-		}
+	if st.inUse(uOpp, "status_id", id) {
+		errorJSON(c.w, http.StatusBadRequest, "This opportunity status is still used by opportunities; give them another status first.")
+		return
 	}
 	before := s.oppStatusJSON(st.oppStatuses[n])
 	st.oppStatuses = slices.Delete(st.oppStatuses, n, n+1)
@@ -469,8 +448,7 @@ func (c *call) deleteOppStatus(id string) {
 		st.oppStatusByID[o.ID] = k
 	}
 	st.gen++
-	s.logEvent(c.origin(), "status.opportunity", id, "", "deleted", nil, before, nil)
-	writeJSON(c.w, http.StatusOK, map[string]any{})
+	c.deleted("status.opportunity", id, before)
 }
 
 func (s *Server) pipelineJSON(p pipeline) map[string]any {
@@ -499,8 +477,7 @@ func (c *call) pipelineIndex(id string) (int, bool) {
 			return n, true
 		}
 	}
-	errorJSON(c.w, http.StatusNotFound, "Not found.")
-	return 0, false
+	return 0, c.found(false)
 }
 
 func (c *call) getPipeline(id string) {
@@ -521,10 +498,7 @@ func (c *call) createPipeline(string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	bad := badFields{}
-	name, _ := bad.str(body, "name")
-	if strings.TrimSpace(name) == "" {
-		bad.add("name", "This field is required.")
-	}
+	name, _ := bad.text(body, "name", true)
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
@@ -532,7 +506,7 @@ func (c *call) createPipeline(string) {
 	p := pipeline{ID: randID(s.st.idRand, "pipe_"), Name: name}
 	s.st.pipelines = append(s.st.pipelines, p)
 	obj := s.pipelineJSON(p)
-	s.logEvent(c.origin(), "pipeline", p.ID, "", "created", obj, nil, nil)
+	c.created("pipeline", p.ID, "", obj)
 	writeJSON(c.w, http.StatusOK, obj)
 }
 
@@ -551,10 +525,7 @@ func (c *call) updatePipeline(id string) {
 		return
 	}
 	bad := badFields{}
-	name, has := bad.str(body, "name")
-	if has && strings.TrimSpace(name) == "" {
-		bad.add("name", "This field may not be blank.")
-	}
+	name, has := bad.text(body, "name", false)
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
@@ -585,16 +556,10 @@ func (c *call) updatePipeline(id string) {
 	}
 	if has {
 		s.st.pipelines[n].Name = name
-		ot := s.st.t[uOpp]
-		for i, d := range ot.dead {
-			if d == 0 && ot.cols["pipeline_id"].str[i] == id {
-				s.st.setText(ot.cols["pipeline_name"], i, name)
-			}
-		}
+		s.st.relabel(uOpp, "pipeline_id", id, "pipeline_name", name)
 	}
 	after := s.pipelineJSON(s.st.pipelines[n])
-	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), "pipeline", id, "", "updated", after, prev, changed)
+	c.updated("pipeline", id, "", before, after)
 	writeJSON(c.w, http.StatusOK, after)
 }
 
@@ -616,8 +581,7 @@ func (c *call) deletePipeline(id string) {
 	}
 	before := s.pipelineJSON(s.st.pipelines[n])
 	s.st.pipelines = slices.Delete(s.st.pipelines, n, n+1)
-	s.logEvent(c.origin(), "pipeline", id, "", "deleted", nil, before, nil)
-	writeJSON(c.w, http.StatusOK, map[string]any{})
+	c.deleted("pipeline", id, before)
 }
 
 // --- custom fields of contacts, opportunities and shared ones -----------------
@@ -653,51 +617,26 @@ func (c *call) createObjectCF(kind string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	bad := badFields{}
-	name, _ := bad.str(body, "name")
-	typ, _ := bad.str(body, "type")
-	if strings.TrimSpace(name) == "" {
-		bad.add("name", "This field is required.")
-	}
-	if !slices.Contains(customFieldTypes, typ) {
-		bad.add("type", "Input should be one of "+strings.Join(customFieldTypes, ", "))
-	}
-	var choices []string
-	if raw, ok := body["choices"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &choices); err != nil {
-			bad.add("choices", "Input should be a list of strings")
-		}
-	}
-	multi := false
-	if raw, ok := body["accepts_multiple_values"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &multi); err != nil {
-			bad.add("accepts_multiple_values", "Input should be a valid boolean")
-		}
-	}
+	cf := customFieldBody(body, bad)
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
 	}
-	cf := &customField{ID: randID(s.st.idRand, "cf_"), Name: name, Type: typ, Choices: choices, Multiple: multi, Created: s.now()}
+	cf.ID, cf.Created = randID(s.st.idRand, "cf_"), s.now()
 	s.st.addObjectCF(cf, cfKinds[kind]...)
 	s.st.gen++
 	obj := s.st.customFieldJSON(cf)
-	s.logEvent(c.origin(), "custom_field."+kind, cf.ID, "", "created", obj, nil, nil)
+	c.created("custom_field."+kind, cf.ID, "", obj)
 	writeJSON(c.w, http.StatusOK, obj)
 }
 
 func (c *call) objectCFByID(kind, id string) *customField {
 	cf := c.s.st.cfByID[id]
-	if cf == nil {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	on := cf != nil && slices.ContainsFunc(cfKinds[kind], func(u uni) bool { return cf.cols[u] != nil })
+	if !c.found(on) {
 		return nil
 	}
-	for _, u := range cfKinds[kind] {
-		if cf.cols[u] != nil {
-			return cf
-		}
-	}
-	errorJSON(c.w, http.StatusNotFound, "Not found.")
-	return nil
+	return cf
 }
 
 func (c *call) getObjectCF(kind, id string) {
@@ -713,58 +652,20 @@ func (c *call) updateObjectCF(kind, id string) {
 	if body == nil {
 		return
 	}
-	s := c.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cf := c.objectCFByID(kind, id)
-	if cf == nil {
-		return
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if cf := c.objectCFByID(kind, id); cf != nil {
+		c.updateCF("custom_field."+kind, cf, body)
 	}
-	bad := badFields{}
-	name, has := bad.str(body, "name")
-	if has && strings.TrimSpace(name) == "" {
-		bad.add("name", "This field may not be blank.")
-	}
-	if t, ok := bad.str(body, "type"); ok && t != cf.Type {
-		bad.add("type", "The type of a custom field cannot be changed.")
-	}
-	var choices []string
-	raw, hasChoices := body["choices"]
-	if hasChoices {
-		if err := json.Unmarshal(raw, &choices); err != nil {
-			bad.add("choices", "Input should be a list of strings")
-		}
-	}
-	if len(bad) > 0 {
-		fieldErrors(c.w, bad)
-		return
-	}
-	before := s.st.customFieldJSON(cf)
-	if has {
-		cf.Name = name
-	}
-	if hasChoices {
-		cf.Choices = choices
-	}
-	after := s.st.customFieldJSON(cf)
-	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), "custom_field."+kind, id, "", "updated", after, prev, changed)
-	writeJSON(c.w, http.StatusOK, after)
 }
 
 // deleteObjectCF removes the field and its values from every object.
 func (c *call) deleteObjectCF(kind, id string) {
-	s := c.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cf := c.objectCFByID(kind, id)
-	if cf == nil {
-		return
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if cf := c.objectCFByID(kind, id); cf != nil {
+		c.deleteCF("custom_field."+kind, cf)
 	}
-	before := s.st.customFieldJSON(cf)
-	s.st.removeCustomField(cf)
-	s.logEvent(c.origin(), "custom_field."+kind, id, "", "deleted", nil, before, nil)
-	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
 
 // orderPipeline makes ids the statuses of pipeline pid, in that order

@@ -200,8 +200,7 @@ func (c *call) getJob(id string) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
 	j := c.s.jobByID[id]
-	if j == nil {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(j != nil) {
 		return
 	}
 	if c.r.URL.Query().Get("_fields") != "" {
@@ -225,8 +224,7 @@ func (c *call) updateJob(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j := s.jobByID[id]
-	if j == nil {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(j != nil) {
 		return
 	}
 	raw, ok := body["status"]

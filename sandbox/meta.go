@@ -22,12 +22,10 @@ func (s *Server) leadStatusJSON(st status) map[string]any {
 	return map[string]any{"id": st.ID, "label": st.Label, "color": nullStr(s.api.colors[st.ID]), "organization_id": s.st.orgID}
 }
 
-// statusBody reads label and color; label is required when create is set.
+// statusBody reads label and color; label is required when create is set,
+// and may not be blank.
 func statusBody(body map[string]json.RawMessage, create bool, bad badFields) (label string, hasLabel bool, color *string) {
-	label, hasLabel = bad.str(body, "label")
-	if create && strings.TrimSpace(label) == "" {
-		bad.add("label", "This field is required.")
-	}
+	label, hasLabel = bad.text(body, "label", create)
 	if raw, ok := body["color"]; ok {
 		var cl *string
 		if err := json.Unmarshal(raw, &cl); err != nil || (cl != nil && !slices.Contains(statusColors, *cl)) {
@@ -64,7 +62,7 @@ func (c *call) createLeadStatus(string) {
 		s.api.colors[st.ID] = *color
 	}
 	obj := s.leadStatusJSON(st)
-	s.logEvent(c.origin(), "status.lead", st.ID, "", "created", obj, nil, nil)
+	c.created("status.lead", st.ID, "", obj)
 	writeJSON(c.w, http.StatusOK, obj)
 }
 
@@ -72,8 +70,7 @@ func (c *call) getLeadStatus(id string) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
 	i, ok := c.s.st.statusByID[id]
-	if !ok {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(ok) {
 		return
 	}
 	writeJSON(c.w, http.StatusOK, c.selectFields(c.s.leadStatusJSON(c.s.st.statuses[i])))
@@ -91,15 +88,11 @@ func (c *call) updateLeadStatus(id string) {
 	defer s.mu.Unlock()
 	st := s.st
 	i, ok := st.statusByID[id]
-	if !ok {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(ok) {
 		return
 	}
 	bad := badFields{}
 	label, hasLabel, color := statusBody(body, false, bad)
-	if hasLabel && strings.TrimSpace(label) == "" {
-		bad.add("label", "This field may not be blank.")
-	}
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
@@ -107,20 +100,13 @@ func (c *call) updateLeadStatus(id string) {
 	before := s.leadStatusJSON(st.statuses[i])
 	if hasLabel && label != st.statuses[i].Label {
 		st.statuses[i].Label = label
-		lt := st.t[uLead]
-		sid, lab := lt.cols["status_id"], lt.cols["status_label"]
-		for li, d := range lt.dead {
-			if d == 0 && sid.str[li] == id {
-				st.setText(lab, li, label)
-			}
-		}
+		st.relabel(uLead, "status_id", id, "status_label", label)
 	}
 	if color != nil {
 		s.api.colors[id] = *color
 	}
 	after := s.leadStatusJSON(st.statuses[i])
-	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), "status.lead", id, "", "updated", after, prev, changed)
+	c.updated("status.lead", id, "", before, after)
 	writeJSON(c.w, http.StatusOK, after)
 }
 
@@ -133,16 +119,12 @@ func (c *call) deleteLeadStatus(id string) {
 	defer s.mu.Unlock()
 	st := s.st
 	i, ok := st.statusByID[id]
-	if !ok {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(ok) {
 		return
 	}
-	lt := st.t[uLead]
-	for li, d := range lt.dead {
-		if d == 0 && lt.cols["status_id"].str[li] == id {
-			errorJSON(c.w, http.StatusBadRequest, "This lead status is still used by leads; give them another status first.")
-			return
-		}
+	if st.inUse(uLead, "status_id", id) {
+		errorJSON(c.w, http.StatusBadRequest, "This lead status is still used by leads; give them another status first.")
+		return
 	}
 	if len(st.statuses) == 1 {
 		errorJSON(c.w, http.StatusBadRequest, "An organization needs at least one lead status.")
@@ -155,8 +137,7 @@ func (c *call) deleteLeadStatus(id string) {
 		st.statusByID[x.ID] = n
 	}
 	delete(s.api.colors, id)
-	s.logEvent(c.origin(), "status.lead", id, "", "deleted", nil, before, nil)
-	writeJSON(c.w, http.StatusOK, map[string]any{})
+	c.deleted("status.lead", id, before)
 }
 
 // --- custom fields ---------------------------------------------------------
@@ -179,12 +160,31 @@ func (st *store) customFieldJSON(cf *customField) map[string]any {
 func (c *call) getCustomField(id string) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
-	cf := c.s.st.cfByID[id]
-	if cf == nil {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
-		return
+	if cf := c.s.st.cfByID[id]; c.found(cf != nil) {
+		writeJSON(c.w, http.StatusOK, c.selectFields(c.s.st.customFieldJSON(cf)))
 	}
-	writeJSON(c.w, http.StatusOK, c.selectFields(c.s.st.customFieldJSON(cf)))
+}
+
+// customFieldBody reads a new custom field: name and type required,
+// choices, accepts_multiple_values.
+func customFieldBody(body map[string]json.RawMessage, bad badFields) *customField {
+	cf := &customField{}
+	cf.Name, _ = bad.text(body, "name", true)
+	cf.Type, _ = bad.str(body, "type")
+	if !slices.Contains(customFieldTypes, cf.Type) {
+		bad.add("type", "Input should be one of "+strings.Join(customFieldTypes, ", "))
+	}
+	if raw, ok := body["choices"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &cf.Choices); err != nil {
+			bad.add("choices", "Input should be a list of strings")
+		}
+	}
+	if raw, ok := body["accepts_multiple_values"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &cf.Multiple); err != nil {
+			bad.add("accepts_multiple_values", "Input should be a valid boolean")
+		}
+	}
+	return cf
 }
 
 // createCustomField is POST /custom_field/lead/: name and type required;
@@ -198,39 +198,21 @@ func (c *call) createCustomField(string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	bad := badFields{}
-	name, _ := bad.str(body, "name")
-	typ, _ := bad.str(body, "type")
-	if strings.TrimSpace(name) == "" {
-		bad.add("name", "This field is required.")
-	} else if s.st.customFieldByName(name) != nil {
+	cf := customFieldBody(body, bad)
+	if strings.TrimSpace(cf.Name) != "" && s.st.customFieldByName(cf.Name) != nil {
 		bad.add("name", "A custom field with this name already exists.")
 	}
-	if !slices.Contains(customFieldTypes, typ) {
-		bad.add("type", "Input should be one of "+strings.Join(customFieldTypes, ", "))
-	}
-	var choices []string
-	if raw, ok := body["choices"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &choices); err != nil {
-			bad.add("choices", "Input should be a list of strings")
-		}
-	}
-	if typ == "choices" && len(choices) == 0 {
+	if cf.Type == "choices" && len(cf.Choices) == 0 {
 		bad.add("choices", "A choices field needs at least one choice.")
-	}
-	multi := false
-	if raw, ok := body["accepts_multiple_values"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &multi); err != nil {
-			bad.add("accepts_multiple_values", "Input should be a valid boolean")
-		}
 	}
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
 	}
-	cf := &customField{ID: randID(s.st.idRand, "cf_"), Name: name, Type: typ, Choices: choices, Multiple: multi, Created: s.now()}
+	cf.ID, cf.Created = randID(s.st.idRand, "cf_"), s.now()
 	s.st.addCustomField(cf)
 	obj := s.st.customFieldJSON(cf)
-	s.logEvent(c.origin(), "custom_field.lead", cf.ID, "", "created", obj, nil, nil)
+	c.created("custom_field.lead", cf.ID, "", obj)
 	writeJSON(c.w, http.StatusOK, obj)
 }
 
@@ -241,19 +223,18 @@ func (c *call) updateCustomField(id string) {
 	if body == nil {
 		return
 	}
-	s := c.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cf := s.st.cfByID[id]
-	if cf == nil {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
-		return
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if cf := c.s.st.cfByID[id]; c.found(cf != nil) {
+		c.updateCF("custom_field.lead", cf, body)
 	}
+}
+
+// updateCF is the update of any custom field, its event of objectType.
+// The caller holds mu for writing.
+func (c *call) updateCF(objectType string, cf *customField, body map[string]json.RawMessage) {
 	bad := badFields{}
-	name, hasName := bad.str(body, "name")
-	if hasName && strings.TrimSpace(name) == "" {
-		bad.add("name", "This field may not be blank.")
-	}
+	name, hasName := bad.text(body, "name", false)
 	if t, ok := bad.str(body, "type"); ok && t != cf.Type {
 		bad.add("type", "The type of a custom field cannot be changed.")
 	}
@@ -268,33 +249,33 @@ func (c *call) updateCustomField(id string) {
 		fieldErrors(c.w, bad)
 		return
 	}
-	before := s.st.customFieldJSON(cf)
+	st := c.s.st
+	before := st.customFieldJSON(cf)
 	if hasName {
 		cf.Name = name
 	}
 	if hasChoices {
 		cf.Choices = choices
 	}
-	after := s.st.customFieldJSON(cf)
-	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), "custom_field.lead", id, "", "updated", after, prev, changed)
+	after := st.customFieldJSON(cf)
+	c.updated(objectType, cf.ID, "", before, after)
 	writeJSON(c.w, http.StatusOK, after)
 }
 
 // deleteCustomField removes the field and its values from every lead.
 func (c *call) deleteCustomField(id string) {
-	s := c.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cf := s.st.cfByID[id]
-	if cf == nil {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
-		return
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if cf := c.s.st.cfByID[id]; c.found(cf != nil) {
+		c.deleteCF("custom_field.lead", cf)
 	}
-	before := s.st.customFieldJSON(cf)
-	s.st.removeCustomField(cf)
-	s.logEvent(c.origin(), "custom_field.lead", id, "", "deleted", nil, before, nil)
-	writeJSON(c.w, http.StatusOK, map[string]any{})
+}
+
+// deleteCF removes any custom field; the caller holds mu for writing.
+func (c *call) deleteCF(objectType string, cf *customField) {
+	before := c.s.st.customFieldJSON(cf)
+	c.s.st.removeCustomField(cf)
+	c.deleted(objectType, cf.ID, before)
 }
 
 // --- saved searches --------------------------------------------------------
@@ -358,7 +339,7 @@ func (c *call) createSavedSearch(string) {
 	v.ID = randID(s.st.idRand, "save_")
 	s.st.addView(v)
 	obj := s.st.viewJSON(v)
-	s.logEvent(c.origin(), "saved_search", v.ID, "", "created", obj, nil, nil)
+	c.created("saved_search", v.ID, "", obj)
 	writeJSON(c.w, http.StatusOK, obj)
 }
 
@@ -371,8 +352,7 @@ func (c *call) updateSavedSearch(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v := s.st.viewByID[id]
-	if v == nil {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(v != nil) {
 		return
 	}
 	before := s.st.viewJSON(v)
@@ -385,8 +365,7 @@ func (c *call) updateSavedSearch(id string) {
 	}
 	*v = next
 	after := s.st.viewJSON(v)
-	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), "saved_search", id, "", "updated", after, prev, changed)
+	c.updated("saved_search", id, "", before, after)
 	writeJSON(c.w, http.StatusOK, after)
 }
 
@@ -395,15 +374,13 @@ func (c *call) deleteSavedSearch(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v := s.st.viewByID[id]
-	if v == nil {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(v != nil) {
 		return
 	}
 	before := s.st.viewJSON(v)
 	delete(s.st.viewByID, id)
 	s.st.views = slices.DeleteFunc(s.st.views, func(x *smartView) bool { return x == v })
-	s.logEvent(c.origin(), "saved_search", id, "", "deleted", nil, before, nil)
-	writeJSON(c.w, http.StatusOK, map[string]any{})
+	c.deleted("saved_search", id, before)
 }
 
 // --- organization ----------------------------------------------------------
@@ -439,8 +416,7 @@ func (s *Server) organizationJSON() map[string]any {
 func (c *call) organization(id string) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
-	if id != c.s.st.orgID {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(id == c.s.st.orgID) {
 		return
 	}
 	writeJSON(c.w, http.StatusOK, c.selectFields(c.s.organizationJSON()))
@@ -455,15 +431,11 @@ func (c *call) updateOrganization(id string) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if id != s.st.orgID {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
+	if !c.found(id == s.st.orgID) {
 		return
 	}
 	bad := badFields{}
-	name, hasName := bad.str(body, "name")
-	if hasName && strings.TrimSpace(name) == "" {
-		bad.add("name", "This field may not be blank.")
-	}
+	name, hasName := bad.text(body, "name", false)
 	if len(bad) > 0 {
 		fieldErrors(c.w, bad)
 		return
@@ -473,8 +445,7 @@ func (c *call) updateOrganization(id string) {
 		s.st.orgName = name
 	}
 	after := s.organizationJSON()
-	changed, prev := diff(before, after)
-	s.logEvent(c.origin(), "organization", id, "", "updated", after, prev, changed)
+	c.updated("organization", id, "", before, after)
 	writeJSON(c.w, http.StatusOK, after)
 }
 

@@ -68,68 +68,86 @@ func (st *store) retireKids(u uni, i int, k uni) {
 	}
 }
 
+// inUse reports whether a live object of kind u has id in column idCol.
+func (st *store) inUse(u uni, idCol, id string) bool {
+	t := st.t[u]
+	for i, d := range t.dead {
+		if d == 0 && t.cols[idCol].str[i] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// relabel writes v to column col of the live objects of kind u that have
+// id in column idCol: a renamed status or pipeline shows on them at once.
+func (st *store) relabel(u uni, idCol, id, col, v string) {
+	t := st.t[u]
+	for i, d := range t.dead {
+		if d == 0 && t.cols[idCol].str[i] == id {
+			st.setText(t.cols[col], i, v)
+		}
+	}
+}
+
 func (st *store) setText(c *column, i int, v string) {
 	// A string always fits a text column.
 	_ = st.setValue(c, i, v)
 }
 
+// replaceKids replaces the live children of kind k of object i of kind u
+// with n new rows, put filling row n of table t.
+func (st *store) replaceKids(u uni, i int, k uni, n int, put func(t *table, n int)) {
+	st.retireKids(u, i, k)
+	t := st.t[k]
+	for j := range n {
+		st.addRow(k, i, "")
+		put(t, j)
+		st.padRow(t)
+	}
+}
+
 // replaceEmails sets contact ci's emails.
 func (st *store) replaceEmails(ci int, emails []EmailSpec) {
-	st.retireKids(uContact, ci, uEmail)
-	et := st.t[uEmail]
-	for _, e := range emails {
-		st.addRow(uEmail, ci, "")
-		st.putText(et, "email", e.Email)
-		st.putText(et, "type", orStr(e.Type, "office"))
-		st.putBool(et, "is_unsubscribed", e.Unsubscribed)
-		st.padRow(et)
-	}
+	st.replaceKids(uContact, ci, uEmail, len(emails), func(t *table, n int) {
+		st.putText(t, "email", emails[n].Email)
+		st.putText(t, "type", orStr(emails[n].Type, "office"))
+		st.putBool(t, "is_unsubscribed", emails[n].Unsubscribed)
+	})
 	st.t[uContact].cols["emails_count"].num[ci] = float64(len(emails))
 }
 
 // replacePhones sets contact ci's phone numbers.
 func (st *store) replacePhones(ci int, phones []PhoneSpec) {
-	st.retireKids(uContact, ci, uPhone)
-	pt := st.t[uPhone]
-	for _, p := range phones {
-		st.addRow(uPhone, ci, "")
-		st.appendTextTok(pt.cols["phone"], p.Phone, formatPhone(p.Phone))
-		st.putText(pt, "type", orStr(p.Type, "office"))
-		st.padRow(pt)
-	}
+	st.replaceKids(uContact, ci, uPhone, len(phones), func(t *table, n int) {
+		st.appendTextTok(t.cols["phone"], phones[n].Phone, formatPhone(phones[n].Phone))
+		st.putText(t, "type", orStr(phones[n].Type, "office"))
+	})
 	st.t[uContact].cols["phones_count"].num[ci] = float64(len(phones))
 }
 
 // replaceURLs sets contact ci's urls.
 func (st *store) replaceURLs(ci int, urls []URLSpec) {
-	st.retireKids(uContact, ci, uURL)
-	ut := st.t[uURL]
-	for _, u := range urls {
-		st.addRow(uURL, ci, "")
-		st.putText(ut, "url", u.URL)
-		st.putText(ut, "type", orStr(u.Type, "url"))
-		st.padRow(ut)
-	}
+	st.replaceKids(uContact, ci, uURL, len(urls), func(t *table, n int) {
+		st.putText(t, "url", urls[n].URL)
+		st.putText(t, "type", orStr(urls[n].Type, "url"))
+	})
 	st.t[uContact].cols["urls_count"].num[ci] = float64(len(urls))
 }
 
 // replaceAddresses sets lead li's addresses.
 func (st *store) replaceAddresses(li int, addrs []AddressSpec) {
-	st.retireKids(uLead, li, uAddress)
-	at := st.t[uAddress]
-	for n := range addrs {
+	st.replaceKids(uLead, li, uAddress, len(addrs), func(t *table, n int) {
 		a := &addrs[n]
-		st.addRow(uAddress, li, "")
-		st.putText(at, "label", orStr(a.Label, "business"))
-		st.putText(at, "address_1", a.Address1)
-		st.putText(at, "address_2", a.Address2)
-		st.putText(at, "city", a.City)
-		st.putText(at, "state", a.State)
-		st.putText(at, "zipcode", a.Zipcode)
-		st.putText(at, "country", a.Country)
-		st.putText(at, "location", a.location())
-		st.padRow(at)
-	}
+		st.putText(t, "label", orStr(a.Label, "business"))
+		st.putText(t, "address_1", a.Address1)
+		st.putText(t, "address_2", a.Address2)
+		st.putText(t, "city", a.City)
+		st.putText(t, "state", a.State)
+		st.putText(t, "zipcode", a.Zipcode)
+		st.putText(t, "country", a.Country)
+		st.putText(t, "location", a.location())
+	})
 }
 
 // addContact adds a contact to existing lead li and returns its index.
