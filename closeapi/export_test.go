@@ -158,12 +158,12 @@ func newFileHost(t *testing.T, body []byte, expire int32) *fileHost {
 		if n <= h.expire {
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusForbidden)
-			io.WriteString(w, `<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>`)
+			_, _ = io.WriteString(w, `<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>`)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Encoding", "gzip")
-		w.Write(body)
+		_, _ = w.Write(body)
 	}))
 	t.Cleanup(h.srv.Close)
 	return h
