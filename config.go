@@ -17,13 +17,14 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/sandbox"
 	"github.com/lmittmann/tint"
 )
 
 // envCloseAPIKey is the one credential bulkguard reads. It is deliberately not
 // a flag: command lines are visible to every user of the machine (ps, /proc).
-const envCloseAPIKey = "CLOSE_API_KEY"
+const envCloseAPIKey = "CLOSE_API_KEY" //nolint:gosec // G101: the variable's name, not a credential
 
 // Defaults that appear in --help and in the README table.
 const (
@@ -32,7 +33,6 @@ const (
 	defaultMaxObjects    = 1000
 	defaultObjectTypes   = "lead,contact"
 	defaultPlanTTL       = 10 * time.Minute
-	defaultMaxBodyBytes  = 1 << 20
 	minHTTPTokenLen      = 16
 )
 
@@ -58,7 +58,7 @@ type serveConfig struct {
 	LogLevel           string
 	LogFormat          string
 	AllowClientKeys    bool
-	MaxBodyBytes       byteSize
+	MaxBodyBytes       server.ByteSize
 	TZOffset           string
 	SandboxOpts        sandbox.Options
 	ShowVersion        bool
@@ -80,14 +80,20 @@ type sandboxConfig struct {
 }
 
 // cliFlags is a FlagSet whose flags fall back to an environment variable
-// when they are not given on the command line. The fallback is applied after
-// parsing (rather than baked into the default) so --help can show the real
-// default next to the variable's name.
+// when they are not given on the command line: the one mechanism for every
+// flag of every command, the sandbox's included. The fallback is applied
+// after parsing (rather than baked into the default) so --help shows the
+// real default next to the variable's name, and a bad value in a variable
+// is a usage error naming the variable whether or not the flag is used.
 type cliFlags struct {
 	fs       *flag.FlagSet
 	env      map[string]string // flag name → environment variable
 	defaults map[string]string // flag name → default as shown in --help
-	own      []string          // flags registered here, in order (the rest come from sandbox.RegisterFlags)
+	own      []string          // the command's own flags, in order
+	sandbox  []string          // the sandbox's flags, in order
+	inSbx    bool              // note adds to sandbox rather than own
+	fromEnv  map[string]string // flag name → the variable that set it
+	lookup   func(string) (string, bool)
 	usage    func(w io.Writer)
 }
 
@@ -97,13 +103,18 @@ func newCLIFlags(name string) *cliFlags {
 	// one-line error plus a pointer to --help instead (see parse).
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	return &cliFlags{fs: fs, env: map[string]string{}, defaults: map[string]string{}}
+	return &cliFlags{fs: fs, env: map[string]string{}, defaults: map[string]string{}, fromEnv: map[string]string{},
+		lookup: func(string) (string, bool) { return "", false }}
 }
 
 func (c *cliFlags) note(name, env, def string) {
 	c.env[name] = env
 	c.defaults[name] = def
-	c.own = append(c.own, name)
+	if c.inSbx {
+		c.sandbox = append(c.sandbox, name)
+	} else {
+		c.own = append(c.own, name)
+	}
 }
 
 func (c *cliFlags) str(p *string, name, env, def, usage string) {
@@ -121,6 +132,16 @@ func (c *cliFlags) integer(p *int, name, env string, def int, usage string) {
 	c.note(name, env, strconv.Itoa(def))
 }
 
+func (c *cliFlags) int64(p *int64, name, env string, def int64, usage string) {
+	c.fs.Int64Var(p, name, def, usage)
+	c.note(name, env, strconv.FormatInt(def, 10))
+}
+
+func (c *cliFlags) float(p *float64, name, env string, def float64, usage string) {
+	c.fs.Float64Var(p, name, def, usage)
+	c.note(name, env, strconv.FormatFloat(def, 'g', -1, 64))
+}
+
 func (c *cliFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
 	c.fs.DurationVar(p, name, def, usage)
 	c.note(name, env, def.String())
@@ -135,6 +156,7 @@ func (c *cliFlags) value(v flag.Value, name, env, usage string) {
 // its environment variable. A bad value in either place is an errUsage.
 // It returns flag.ErrHelp for -h/--help.
 func (c *cliFlags) parse(args []string, lookup func(string) (string, bool)) error {
+	c.lookup = lookup
 	if err := c.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -146,52 +168,79 @@ func (c *cliFlags) parse(args []string, lookup func(string) (string, bool)) erro
 	}
 	given := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, name := range c.own {
+	for _, name := range append(slices.Clone(c.own), c.sandbox...) {
 		env := c.env[name]
-		if env == "" {
+		if env == "" || given[name] {
 			continue
 		}
-		v, ok := lookup(env)
-		if given[name] || !ok || v == "" {
+		v, ok := c.envValue(env)
+		if !ok {
 			continue
 		}
 		if err := c.fs.Set(name, v); err != nil {
 			return fmt.Errorf("%w: invalid value %q for %s (--%s): %v", errUsage, v, env, name, err)
 		}
+		c.fromEnv[name] = env
 	}
 	return nil
+}
+
+// envValue is the variable's value; set but empty (or blank) is unset.
+func (c *cliFlags) envValue(env string) (string, bool) {
+	v, ok := c.lookup(env)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+// flagError is a bad flag value found by validation, named by its flag.
+type flagError struct {
+	flag string
+	msg  string
+}
+
+func (e *flagError) Error() string { return errUsage.Error() + ": " + e.msg }
+func (e *flagError) Unwrap() error { return errUsage }
+
+// badFlag reports that --name has a value validation refuses; msg starts
+// with the flag, as every usage message does.
+func badFlag(name, format string, a ...any) error {
+	return &flagError{flag: name, msg: fmt.Sprintf(format, a...)}
+}
+
+// explain names the environment variable a refused value came from.
+func (c *cliFlags) explain(err error) error {
+	var fe *flagError
+	if errors.As(err, &fe) {
+		if env, ok := c.fromEnv[fe.flag]; ok {
+			return &flagError{flag: fe.flag, msg: fe.msg + " (the value comes from " + env + ")"}
+		}
+	}
+	return err
 }
 
 // tzOffsetRE is the x-tz-offset shape Close documents: hours, optionally
 // fractional (close-api.md §4.6: "-4", "-2.5").
 var tzOffsetRE = regexp.MustCompile(`^[+-]?[0-9]{1,2}(\.[0-9]+)?$`)
 
-// envRef finds the environment variable a sandbox flag documents in its own
-// usage text (sandbox.RegisterFlags owns those flags and their variables).
-var envRef = regexp.MustCompile(`\bBULKGUARD_[A-Z0-9_]+\b`)
-
 // printFlags writes one entry per flag: name and value type, usage, and the
-// environment variable and default. Our flags come first in registration
-// order, then the sandbox's, sorted by name.
+// environment variable and default, in registration order: the command's
+// own flags, then the sandbox's.
 func (c *cliFlags) printFlags(w io.Writer, ownTitle, sandboxTitle string) {
 	fmt.Fprintf(w, "%s:\n", ownTitle)
 	for _, name := range c.own {
 		c.printFlag(w, c.fs.Lookup(name))
 	}
-	var rest []*flag.Flag
-	c.fs.VisitAll(func(f *flag.Flag) {
-		if _, ok := c.env[f.Name]; !ok {
-			rest = append(rest, f)
-		}
-	})
-	if len(rest) > 0 {
+	if len(c.sandbox) > 0 {
 		fmt.Fprintf(w, "\n%s:\n", sandboxTitle)
-		for _, f := range rest {
-			c.printFlag(w, f)
+		for _, name := range c.sandbox {
+			c.printFlag(w, c.fs.Lookup(name))
 		}
 	}
 }
 
+// printFlag shows the built-in default, never the environment's value
+// (which may be a token); it says when the variable is set, since that
+// value then wins over the default.
 func (c *cliFlags) printFlag(w io.Writer, f *flag.Flag) {
 	typ, usage := flag.UnquoteUsage(f)
 	head := "  --" + f.Name
@@ -200,29 +249,27 @@ func (c *cliFlags) printFlag(w io.Writer, f *flag.Flag) {
 	}
 	fmt.Fprintln(w, head)
 	fmt.Fprintf(w, "        %s\n", usage)
-	env, ok := c.env[f.Name]
-	def, hasDef := c.defaults[f.Name]
-	if !hasDef {
-		def = f.DefValue
-	}
-	if !ok {
-		env = envRef.FindString(f.Usage)
-	}
+	env := c.env[f.Name]
+	def := c.defaults[f.Name]
 	var parts []string
-	if env != "" && !strings.Contains(usage, env) {
+	if env != "" {
 		parts = append(parts, "env "+env)
 	}
 	if def == "" {
 		def = `""`
 	}
 	parts = append(parts, "default "+def)
-	fmt.Fprintf(w, "        (%s)\n", strings.Join(parts, ", "))
+	line := strings.Join(parts, ", ")
+	if _, set := c.envValue(env); env != "" && set {
+		line += "; " + env + " is set"
+	}
+	fmt.Fprintf(w, "        (%s)\n", line)
 }
 
 // newServeFlags registers every `bulkguard serve` flag on a fresh FlagSet.
 func newServeFlags(cfg *serveConfig) *cliFlags {
 	c := newCLIFlags("bulkguard")
-	cfg.MaxBodyBytes = defaultMaxBodyBytes
+	cfg.MaxBodyBytes = server.DefaultMaxBodyBytes
 	c.str(&cfg.Transport, "transport", "BULKGUARD_TRANSPORT", "stdio",
 		"MCP transport: `stdio|http|sse` (http = streamable HTTP at /mcp; sse = HTTP+SSE at /sse and /message, for older clients)")
 	c.str(&cfg.Listen, "listen", "BULKGUARD_LISTEN", defaultListen,
@@ -259,7 +306,7 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 		"`hours` from UTC (e.g. -4, 5.5) sent to Close as x-tz-offset, so relative dates such as \"today\" in a query mean the same day as for the person; empty = UTC")
 	c.fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 	c.note("version", "", "false")
-	cfg.SandboxOpts.RegisterFlags(c.fs)
+	c.sandboxFlags(&cfg.SandboxOpts)
 	c.usage = func(w io.Writer) {
 		fmt.Fprint(w, `Usage: bulkguard [serve] [flags]
 
@@ -286,7 +333,7 @@ func newSandboxFlags(cfg *sandboxConfig) *cliFlags {
 		"log `level` on stderr: debug|info|warn|error")
 	c.str(&cfg.LogFormat, "log-format", "BULKGUARD_LOG_FORMAT", "text",
 		"log `format` on stderr: text|json")
-	cfg.Opts.RegisterFlags(c.fs)
+	c.sandboxFlags(&cfg.Opts)
 	c.usage = func(w io.Writer) {
 		fmt.Fprint(w, `Usage: bulkguard sandbox [flags]
 
@@ -297,6 +344,28 @@ base URL and API key to stderr. Try: curl -u KEY: http://ADDR/api/v1/me/
 		c.printFlags(w, "Flags", "Sandbox flags")
 	}
 	return c
+}
+
+// sandboxFlags adds the sandbox's flags, which `bulkguard sandbox` and
+// `bulkguard --sandbox` share. Their defaults are the realistic ones (20
+// requests/s per key, 200 deletes/s), where the zero sandbox.Options is
+// quiet and unthrottled for tests.
+func (c *cliFlags) sandboxFlags(o *sandbox.Options) {
+	c.inSbx = true
+	defer func() { c.inSbx = false }()
+	c.int64(&o.Seed, "seed", "BULKGUARD_SANDBOX_SEED", 1, "`n`: seed of the demo organization; the same seed gives the same data")
+	c.integer(&o.Leads, "leads", "BULKGUARD_SANDBOX_LEADS", 2000, "`n` demo leads to seed, at most 1000000")
+	c.str(&o.LoadExport, "load", "BULKGUARD_SANDBOX_LOAD", "", "`file`: serve a Close JSON lead export (format json, type leads; .json or .json.gz) instead of demo data")
+	c.str(&o.APIKey, "api-key", "BULKGUARD_SANDBOX_API_KEY", sandbox.DemoAPIKey, "`key` clients must present (Basic auth user or Bearer)")
+	c.boolean(&o.EmptyOrg, "empty-org", "BULKGUARD_SANDBOX_EMPTY", "start with no leads (users, statuses, custom fields and Smart Views only)")
+	c.float(&o.DeleteRate, "delete-rate", "BULKGUARD_SANDBOX_DELETE_RATE", 200, "`rate`: objects per second a bulk delete removes; 0 = unlimited")
+	c.integer(&o.BatchSize, "batch-size", "BULKGUARD_SANDBOX_BATCH_SIZE", 50, "objects a bulk delete removes per `batch`")
+	c.duration(&o.Latency, "latency", "BULKGUARD_SANDBOX_LATENCY", 0, "added to every response, e.g. 150ms")
+	c.integer(&o.RateLimit, "rate-limit", "BULKGUARD_SANDBOX_RATE_LIMIT", 20, "requests per second per API key before 429; 0 = off")
+	c.float(&o.FailureRate, "fail-rate", "BULKGUARD_SANDBOX_FAIL_RATE", 0, "share (0-1) of requests answered 503 without being processed")
+	c.float(&o.DropRate, "drop-rate", "BULKGUARD_SANDBOX_DROP_RATE", 0, "share (0-1) of requests whose connection is dropped unanswered")
+	c.integer(&o.DropAfterCreate, "drop-after-create", "BULKGUARD_SANDBOX_DROP_AFTER_CREATE", 0, "drop the connection of the `n`-th accepted bulk-delete create after creating the job; 0 = never")
+	c.duration(&o.IndexLag, "index-lag", "BULKGUARD_SANDBOX_INDEX_LAG", 0, "how long deleted objects stay counted by /data/search/, e.g. 30s")
 }
 
 // parseServe parses and validates `bulkguard serve` arguments. help is true
@@ -317,7 +386,10 @@ func parseServe(args []string, lookup func(string) (string, bool), stdout io.Wri
 	if key, ok := lookup(envCloseAPIKey); ok {
 		cfg.closeAPIKey = strings.TrimSpace(key)
 	}
-	return cfg, false, cfg.validate()
+	if err := cfg.validate(); err != nil {
+		return nil, false, c.explain(err)
+	}
+	return cfg, false, nil
 }
 
 // parseSandbox parses and validates `bulkguard sandbox` arguments.
@@ -331,18 +403,23 @@ func parseSandbox(args []string, lookup func(string) (string, bool), stdout io.W
 		}
 		return nil, false, err
 	}
+	if err := cfg.validate(); err != nil {
+		return nil, false, c.explain(err)
+	}
+	return cfg, false, nil
+}
+
+// validate checks the sandbox command's own values.
+func (cfg *sandboxConfig) validate() error {
 	if err := validateListen(cfg.Listen); err != nil {
-		return nil, false, err
+		return err
 	}
 	lvl, err := parseLevel(cfg.LogLevel)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
 	cfg.level = lvl
-	if err := validateLogFormat(cfg.LogFormat); err != nil {
-		return nil, false, err
-	}
-	return cfg, false, nil
+	return validateLogFormat(cfg.LogFormat)
 }
 
 // validate checks every value and fills the derived fields. Each message
@@ -351,23 +428,23 @@ func (cfg *serveConfig) validate() error {
 	switch cfg.Transport {
 	case "stdio", "http", "sse":
 	default:
-		return usageErrorf("--transport %q: want stdio, http or sse", cfg.Transport)
+		return badFlag("transport", "--transport %q: want stdio, http or sse", cfg.Transport)
 	}
 	if err := validateListen(cfg.Listen); err != nil {
 		return err
 	}
 	if cfg.HTTPToken != "" && len(cfg.HTTPToken) < minHTTPTokenLen {
-		return usageErrorf("--http-token: must be at least %d characters (or leave it empty to have one generated)", minHTTPTokenLen)
+		return badFlag("http-token", "--http-token: must be at least %d characters (or leave it empty to have one generated)", minHTTPTokenLen)
 	}
 	if strings.ContainsAny(cfg.HTTPToken, " \t\r\n") {
-		return usageErrorf("--http-token: must not contain whitespace")
+		return badFlag("http-token", "--http-token: must not contain whitespace")
 	}
 	u, err := url.Parse(cfg.CloseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return usageErrorf("--close-url %q: want an absolute http(s) URL such as %s", cfg.CloseURL, closeapi.DefaultBaseURL)
+		return badFlag("close-url", "--close-url %q: want an absolute http(s) URL such as %s", cfg.CloseURL, closeapi.DefaultBaseURL)
 	}
 	if cfg.MaxObjects < 1 {
-		return usageErrorf("--max-objects %d: want a positive number", cfg.MaxObjects)
+		return badFlag("max-objects", "--max-objects %d: want a positive number", cfg.MaxObjects)
 	}
 	cfg.objectTypes = nil
 	for _, t := range strings.Split(cfg.AllowedObjectTypes, ",") {
@@ -376,30 +453,30 @@ func (cfg *serveConfig) validate() error {
 			continue
 		}
 		if !slices.Contains(knownObjectTypes, t) {
-			return usageErrorf("--allowed-object-types: unknown object type %q; want a comma-separated list of %s", t, strings.Join(knownObjectTypes, ", "))
+			return badFlag("allowed-object-types", "--allowed-object-types: unknown object type %q; want a comma-separated list of %s", t, strings.Join(knownObjectTypes, ", "))
 		}
 		if !slices.Contains(cfg.objectTypes, t) {
 			cfg.objectTypes = append(cfg.objectTypes, t)
 		}
 	}
 	if len(cfg.objectTypes) == 0 {
-		return usageErrorf("--allowed-object-types: name at least one of %s", strings.Join(knownObjectTypes, ", "))
+		return badFlag("allowed-object-types", "--allowed-object-types: name at least one of %s", strings.Join(knownObjectTypes, ", "))
 	}
 	switch guards.ConfirmMode(cfg.Confirm) {
 	case guards.ConfirmAuto, guards.ConfirmElicit, guards.ConfirmPhrase:
 	default:
-		return usageErrorf("--confirm %q: want auto, elicit or phrase", cfg.Confirm)
+		return badFlag("confirm", "--confirm %q: want auto, elicit or phrase", cfg.Confirm)
 	}
 	if cfg.PlanTTL <= 0 || cfg.PlanTTL > 24*time.Hour {
-		return usageErrorf("--plan-ttl %s: want a duration between 1s and 24h, e.g. 10m", cfg.PlanTTL)
+		return badFlag("plan-ttl", "--plan-ttl %s: want a duration between 1s and 24h, e.g. 10m", cfg.PlanTTL)
 	}
 	if strings.TrimSpace(cfg.AuditLog) == "" {
-		return usageErrorf("--audit-log: want a file path (the audit log cannot be turned off)")
+		return badFlag("audit-log", "--audit-log: want a file path (the audit log cannot be turned off)")
 	}
 	if cfg.TZOffset != "" {
 		h, err := strconv.ParseFloat(cfg.TZOffset, 64)
 		if err != nil || !tzOffsetRE.MatchString(cfg.TZOffset) || h < -12 || h > 14 {
-			return usageErrorf("--tz-offset %q: want hours from UTC between -12 and 14, such as -4 or 5.5", cfg.TZOffset)
+			return badFlag("tz-offset", "--tz-offset %q: want hours from UTC between -12 and 14, such as -4 or 5.5", cfg.TZOffset)
 		}
 	}
 	lvl, err := parseLevel(cfg.LogLevel)
@@ -410,17 +487,13 @@ func (cfg *serveConfig) validate() error {
 	return validateLogFormat(cfg.LogFormat)
 }
 
-func usageErrorf(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
-}
-
 func validateListen(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usageErrorf("--listen %q: want host:port, e.g. %s", addr, defaultListen)
+		return badFlag("listen", "--listen %q: want host:port, e.g. %s", addr, defaultListen)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return usageErrorf("--listen %q: port must be a number from 0 to 65535", addr)
+		return badFlag("listen", "--listen %q: port must be a number from 0 to 65535", addr)
 	}
 	_ = host // empty host means every interface; net.Listen decides the rest
 	return nil
@@ -437,12 +510,12 @@ func parseLevel(s string) (slog.Level, error) {
 	case "error":
 		return slog.LevelError, nil
 	}
-	return 0, usageErrorf("--log-level %q: want debug, info, warn or error", s)
+	return 0, badFlag("log-level", "--log-level %q: want debug, info, warn or error", s)
 }
 
 func validateLogFormat(s string) error {
 	if s != "text" && s != "json" {
-		return usageErrorf("--log-format %q: want text or json", s)
+		return badFlag("log-format", "--log-format %q: want text or json", s)
 	}
 	return nil
 }
@@ -454,7 +527,7 @@ func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 	}
-	return slog.New(tint.NewHandler(w, &tint.Options{
+	return slog.New(tint.NewTextHandler(w, &tint.Options{
 		Level:      level,
 		TimeFormat: time.DateTime,
 		NoColor:    !isTerminal(w),
@@ -470,48 +543,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// byteSize is a flag.Value for sizes such as 1MiB, 512KiB, 2MB or 65536.
-type byteSize int64
-
-var sizeUnits = []struct {
-	suffix string
-	mult   int64
-}{
-	{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
-	{"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"kB", 1e3}, {"B", 1},
-}
-
-func (b *byteSize) String() string {
-	n := int64(*b)
-	for _, u := range sizeUnits[:3] {
-		if n >= u.mult && n%u.mult == 0 {
-			return strconv.FormatInt(n/u.mult, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(n, 10)
-}
-
-func (b *byteSize) Set(s string) error {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range sizeUnits {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return errors.New("want a size such as 1MiB, 512KiB or 65536")
-	}
-	v := n * mult
-	// Under 1 KiB not even an initialize request fits; over 64 MiB defeats
-	// the point of the limit (the largest query schema accepts is 256 KiB).
-	if n < 0 || v < 1<<10 || v > 64<<20 {
-		return errors.New("want a size from 1KiB to 64MiB")
-	}
-	*b = byteSize(v)
-	return nil
 }

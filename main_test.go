@@ -25,6 +25,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/bulkguard/bulkguard/internal/testkit"
+	"github.com/bulkguard/bulkguard/sandbox"
 )
 
 // bin is the bulkguard binary built once by TestMain; every test runs it
@@ -182,7 +183,8 @@ func waitExit(t *testing.T, cmd *exec.Cmd, want int) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		_ = err // the exit code below is what the test checks, not Wait's error
 	case <-time.After(testTimeout):
 		_ = cmd.Process.Kill()
 		t.Fatal("bulkguard did not exit")
@@ -282,10 +284,7 @@ func (w *lineWatcher) waitFor(t *testing.T, match func(string) bool) string {
 
 // flagEnv returns the environment variable --help names for f.
 func flagEnv(c *cliFlags, f *flag.Flag) string {
-	if env, ok := c.env[f.Name]; ok {
-		return env
-	}
-	return envRef.FindString(f.Usage)
+	return c.env[f.Name]
 }
 
 // TestHelp checks --help documents every flag with its variable and default.
@@ -327,6 +326,46 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestHelpShowsBuiltInDefaults: a variable set in the environment does not
+// change the default --help prints (it says the variable is set instead),
+// and its value, which may be a credential, is never printed.
+func TestHelpShowsBuiltInDefaults(t *testing.T) {
+	const token = "help-must-not-print-this-token"
+	env := []string{"BULKGUARD_SANDBOX_LEADS=5", "BULKGUARD_MAX_OBJECTS=7", "BULKGUARD_HTTP_TOKEN=" + token}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"serve", []string{"--help"}, []string{
+			"(env BULKGUARD_SANDBOX_LEADS, default 2000; BULKGUARD_SANDBOX_LEADS is set)",
+			"(env BULKGUARD_MAX_OBJECTS, default 1000; BULKGUARD_MAX_OBJECTS is set)",
+			"(env BULKGUARD_SANDBOX_RATE_LIMIT, default 20)",
+		}},
+		{"sandbox", []string{"sandbox", "--help"}, []string{
+			"(env BULKGUARD_SANDBOX_LEADS, default 2000; BULKGUARD_SANDBOX_LEADS is set)",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runToEnd(t, env, tc.args...)
+			if code != 0 {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("--help lacks %q:\n%s", w, stdout)
+				}
+			}
+			for _, bad := range []string{"default 5)", "default 7)", token} {
+				if strings.Contains(stdout, bad) {
+					t.Errorf("--help shows %q, a value from the environment", bad)
+				}
+			}
+		})
+	}
+}
+
 // TestUsageErrors checks invalid values, from flags or the environment, exit
 // with status 2 and a message naming the problem.
 func TestUsageErrors(t *testing.T) {
@@ -359,6 +398,17 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown command", nil, []string{"frobnicate"}, "frobnicate"},
 		{"sandbox bad listen", nil, []string{"sandbox", "--listen", "nowhere"}, "--listen"},
 		{"sandbox bad log format", nil, []string{"sandbox", "--log-format", "xml"}, "--log-format"},
+		// A value from a variable is refused naming the variable, and a bad
+		// sandbox variable is refused even when Close serves (the sandbox
+		// flags are parsed like every other flag).
+		{"transport from env names the variable", []string{"BULKGUARD_TRANSPORT=ws"}, nil, "BULKGUARD_TRANSPORT"},
+		{"log level from env names the variable", []string{"BULKGUARD_LOG_LEVEL=loud"}, nil, "BULKGUARD_LOG_LEVEL"},
+		{"sandbox env not a number", []string{"BULKGUARD_SANDBOX_LEADS=abc"}, nil, "BULKGUARD_SANDBOX_LEADS"},
+		{"sandbox env not a number in Close mode", []string{"CLOSE_API_KEY=api_not_used", "BULKGUARD_SANDBOX_LEADS=abc"}, nil, "BULKGUARD_SANDBOX_LEADS"},
+		{"sandbox env not a bool in Close mode", []string{"CLOSE_API_KEY=api_not_used", "BULKGUARD_SANDBOX_EMPTY=perhaps"}, nil, "BULKGUARD_SANDBOX_EMPTY"},
+		{"sandbox command env not a duration", []string{"BULKGUARD_SANDBOX_LATENCY=soon"}, []string{"sandbox"}, "BULKGUARD_SANDBOX_LATENCY"},
+		{"sandbox command listen from env", []string{"BULKGUARD_SANDBOX_LISTEN=nowhere"}, []string{"sandbox"}, "BULKGUARD_SANDBOX_LISTEN"},
+		{"sandbox leads out of range", nil, []string{"--leads", "-1"}, "leads"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -480,43 +530,6 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 	}
 }
 
-// TestByteSize covers the --max-body-bytes value syntax.
-func TestByteSize(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    int64
-		wantStr string
-		wantErr bool
-	}{
-		{in: "1MiB", want: 1 << 20, wantStr: "1MiB"},
-		{in: "512KiB", want: 512 << 10, wantStr: "512KiB"},
-		{in: "65536", want: 65536, wantStr: "64KiB"},
-		{in: "2MB", want: 2_000_000, wantStr: "2000000"},
-		{in: "1500B", want: 1500, wantStr: "1500"},
-		{in: " 4 KiB ", want: 4096, wantStr: "4KiB"},
-		{in: "1023", wantErr: true},
-		{in: "65MiB", wantErr: true},
-		{in: "-1MiB", wantErr: true},
-		{in: "lots", wantErr: true},
-		{in: "", wantErr: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			var b byteSize
-			err := b.Set(tc.in)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("Set(%q) error = %v, wantErr %v", tc.in, err, tc.wantErr)
-			}
-			if tc.wantErr {
-				return
-			}
-			if int64(b) != tc.want || b.String() != tc.wantStr {
-				t.Errorf("Set(%q) = %d (%s), want %d (%s)", tc.in, int64(b), b.String(), tc.want, tc.wantStr)
-			}
-		})
-	}
-}
-
 // TestEnvFallback checks the precedence flag > environment > default, in process.
 func TestEnvFallback(t *testing.T) {
 	tests := []struct {
@@ -542,6 +555,19 @@ func TestEnvFallback(t *testing.T) {
 		}},
 		{"close key trimmed", map[string]string{envCloseAPIKey: " api_x \n"}, nil, func(c *serveConfig) bool {
 			return c.closeAPIKey == "api_x"
+		}},
+		{"sandbox defaults are the realistic ones", nil, nil, func(c *serveConfig) bool {
+			o := c.SandboxOpts
+			return o.Seed == 1 && o.Leads == 2000 && o.APIKey == sandbox.DemoAPIKey && o.DeleteRate == 200 &&
+				o.BatchSize == 50 && o.RateLimit == 20 && o.FailureRate == 0 && o.IndexLag == 0 && !o.EmptyOrg
+		}},
+		{"sandbox flags and env", map[string]string{
+			"BULKGUARD_SANDBOX_LEADS": "123", "BULKGUARD_SANDBOX_INDEX_LAG": "45s", "BULKGUARD_SANDBOX_FAIL_RATE": "0.25",
+			"BULKGUARD_SANDBOX_EMPTY": "true", "BULKGUARD_SANDBOX_SEED": "4", "BULKGUARD_SANDBOX_API_KEY": " from-env ",
+		}, []string{"--seed", "9", "--rate-limit", "0", "--api-key", "k"}, func(c *serveConfig) bool {
+			o := c.SandboxOpts
+			return o.Seed == 9 && o.Leads == 123 && o.APIKey == "k" && o.DeleteRate == 200 && o.BatchSize == 50 &&
+				o.RateLimit == 0 && o.FailureRate == 0.25 && o.IndexLag == 45*time.Second && o.EmptyOrg
 		}},
 	}
 	for _, tc := range tests {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/sandbox"
 )
 
@@ -26,8 +27,9 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	logger := newLogger(stderr, cfg.level, cfg.LogFormat)
 	slog.SetDefault(logger)
 	if err := serveSandbox(ctx, cfg, logger, stderr); err != nil {
-		if errors.Is(err, errUsage) {
-			return reportUsage(stderr, err, "bulkguard sandbox --help")
+		var ce *server.ConfigError
+		if errors.As(err, &ce) {
+			return reportUsage(stderr, ce, "bulkguard sandbox --help")
 		}
 		logger.Error("sandbox stopped", "err", err)
 		return 1
@@ -41,7 +43,7 @@ func serveSandbox(ctx context.Context, cfg *sandboxConfig, logger *slog.Logger, 
 	sb, err := sandbox.New(opts)
 	if err != nil {
 		// Only its options make sandbox.New fail: a usage error.
-		return fmt.Errorf("%w: sandbox: %v", errUsage, err)
+		return &server.ConfigError{Err: err}
 	}
 	defer sb.Close()
 
@@ -49,7 +51,7 @@ func serveSandbox(ctx context.Context, cfg *sandboxConfig, logger *slog.Logger, 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	srv := newHTTPServer(sb, logger)
+	srv := server.NewHTTPServer(sb, logger)
 	base := "http://" + ln.Addr().String() + "/api/v1"
 	// The base URL and key go to stderr as plain text (the key is the
 	// sandbox's own, not a Close credential), so scripts can read them.
@@ -67,7 +69,7 @@ func serveSandbox(ctx context.Context, cfg *sandboxConfig, logger *slog.Logger, 
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), server.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()

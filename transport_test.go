@@ -146,9 +146,11 @@ var bigBody = `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"pad":"` 
 
 const initBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
 
-// TestHTTPTransports exercises both HTTP transports over real sockets: auth,
-// health check, DNS-rebinding protection, body limit, routing, and tools/list
-// through mcp-go's own clients.
+// TestHTTPTransports runs both HTTP transports of the binary over real
+// sockets: the flags reach the server (token, body limit, read-only), the
+// generated token is printed once, tools/list works through mcp-go's own
+// clients, and SIGINT shuts down cleanly. The security checks themselves
+// are tested in process in internal/server.
 func TestHTTPTransports(t *testing.T) {
 	bearer := "Bearer " + testToken
 	missing := map[string]string{"WWW-Authenticate": `Bearer realm="bulkguard"`}
@@ -169,17 +171,7 @@ func TestHTTPTransports(t *testing.T) {
 				{name: "healthz without token", method: "GET", path: "/healthz", wantStatus: 200, wantJSON: true},
 				{name: "no token", method: "POST", path: "/mcp", body: initBody, wantStatus: 401, wantHeader: missing, wantJSON: true},
 				{name: "wrong token", method: "POST", path: "/mcp", auth: "Bearer not-the-token-at-all", body: initBody, wantStatus: 401, wantHeader: invalid, wantJSON: true},
-				{name: "basic auth is not bearer", method: "POST", path: "/mcp", auth: "Basic " + testToken, body: initBody, wantStatus: 401, wantHeader: missing},
-				{name: "token with lowercase scheme", method: "POST", path: "/mcp", auth: "bearer " + testToken, body: initBody, wantStatus: 200},
-				{name: "dns rebinding", method: "POST", path: "/mcp", auth: bearer, host: "evil.example:80", body: initBody, wantStatus: 403},
-				{name: "foreign origin", method: "POST", path: "/mcp", auth: bearer, origin: "http://evil.example.com", body: initBody, wantStatus: 403, wantJSON: true},
-				{name: "loopback origin", method: "POST", path: "/mcp", auth: bearer, origin: "http://localhost:6274", body: initBody, wantStatus: 200},
-				{name: "unparsable origin", method: "POST", path: "/mcp", auth: bearer, origin: "::not a url", body: initBody, wantStatus: 403},
 				{name: "body over the limit", method: "POST", path: "/mcp", auth: bearer, body: bigBody, wantStatus: 413, wantJSON: true},
-				{name: "chunked body over the limit", method: "POST", path: "/mcp", auth: bearer, body: bigBody, chunked: true, wantStatus: 413, wantJSON: true},
-				{name: "chunked body under the limit", method: "POST", path: "/mcp", auth: bearer, body: initBody, chunked: true, wantStatus: 200},
-				{name: "unknown path", method: "GET", path: "/nope", wantStatus: 404},
-				{name: "sse path not served", method: "GET", path: "/sse", auth: bearer, wantStatus: 404},
 			},
 			eras:      []string{mcp.ProtocolVersion20251125, mcp.ProtocolVersion20260728},
 			wantTools: allTools,
@@ -191,12 +183,8 @@ func TestHTTPTransports(t *testing.T) {
 			checks: []rawCheck{
 				{name: "healthz without token", method: "GET", path: "/healthz", wantStatus: 200, wantJSON: true},
 				{name: "sse no token", method: "GET", path: "/sse", wantStatus: 401, wantHeader: missing, wantJSON: true},
-				{name: "message no token", method: "POST", path: "/message?sessionId=x", body: initBody, wantStatus: 401, wantHeader: missing},
 				{name: "wrong token", method: "GET", path: "/sse", auth: "Bearer " + testToken, wantStatus: 401, wantHeader: invalid},
-				{name: "dns rebinding", method: "GET", path: "/sse", auth: "TOKEN", host: "evil.example", wantStatus: 403},
-				{name: "foreign origin", method: "GET", path: "/sse", auth: "TOKEN", origin: "https://evil.example.com", wantStatus: 403, wantJSON: true},
 				{name: "body over the limit", method: "POST", path: "/message?sessionId=x", auth: "TOKEN", body: bigBody, wantStatus: 413, wantJSON: true},
-				{name: "unknown path", method: "GET", path: "/mcp", auth: "TOKEN", wantStatus: 404},
 			},
 			eras:      []string{mcp.ProtocolVersion20251125},
 			wantTools: readOnlyTools,
@@ -248,30 +236,6 @@ func TestHTTPTransports(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestHealthz checks the health document without a token.
-func TestHealthz(t *testing.T) {
-	hs := startHTTP(t, "--transport", "http", "--http-token", testToken)
-	resp, err := http.Get("http://" + hs.addr + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var got map[string]string
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"status": "ok", "transport": "http", "environment": "sandbox"}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("healthz %s = %q, want %q (%v)", k, got[k], v, got)
-		}
-	}
-	if got["version"] == "" {
-		t.Error("healthz has no version")
-	}
-	hs.stop(t)
 }
 
 // TestClientKeys checks --allow-client-keys: a per-request X-Close-Api-Key

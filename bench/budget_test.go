@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bulkguard/bulkguard/bench/internal/report"
 	"github.com/bulkguard/bulkguard/guards"
+	bgserver "github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/sandbox"
 	"github.com/bulkguard/bulkguard/schema"
 	"github.com/bulkguard/bulkguard/tools"
@@ -42,10 +44,19 @@ type toolSize struct {
 // listPayload builds tools/list exactly as a client receives it (the
 // JSON-RPC response of HandleMessage, marshalled) and returns the result
 // object minified, plus every tool's minified JSON.
-func listPayload(t *testing.T, d tools.Deps) (result []byte, each []json.RawMessage) {
+func listPayload(t *testing.T, readOnly bool) (result []byte, each []json.RawMessage) {
 	t.Helper()
-	s := tools.NewServer(d)
-	msg := s.HandleMessage(context.Background(), []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	srv, cleanup, err := bgserver.New(bgserver.Config{
+		ReadOnly:       readOnly,
+		SandboxOptions: sandbox.Options{EmptyOrg: true},
+		AuditLog:       filepath.Join(t.TempDir(), "audit.jsonl"),
+		Version:        "bench",
+	})
+	if err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	defer cleanup()
+	msg := srv.MCP().HandleMessage(context.Background(), []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
 	raw, err := json.Marshal(msg)
 	if err != nil {
 		t.Fatalf("marshal tools/list response: %v", err)
@@ -101,7 +112,7 @@ func sizeOf(t *testing.T, raw json.RawMessage) toolSize {
 // whole query grammar kept in preview_bulk_delete's input schema, and
 // reports bytes and estimated tokens per tool.
 func TestContextCost(t *testing.T) {
-	result, each := listPayload(t, tools.Deps{})
+	result, each := listPayload(t, false)
 	if len(each) != 7 {
 		t.Fatalf("tools/list has %d tools, want 7", len(each))
 	}
@@ -109,7 +120,7 @@ func TestContextCost(t *testing.T) {
 	for i, raw := range each {
 		sizes[i] = sizeOf(t, raw)
 	}
-	roResult, roEach := listPayload(t, tools.Deps{ReadOnly: true})
+	roResult, roEach := listPayload(t, true)
 
 	// The budget must be met with the full grammar, not by dropping it:
 	// every definition schema.GrammarDefs has must be in the preview tool.

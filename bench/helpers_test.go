@@ -21,8 +21,8 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	bgserver "github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/sandbox"
-	"github.com/bulkguard/bulkguard/tools"
 )
 
 // writeResults makes the budget tests write their figures into results.md
@@ -59,9 +59,9 @@ func (c *counter) take() []string {
 }
 
 // rig is one sandbox behind a counting handler on a loopback httptest
-// server, a Close client on it, a guard with its own audit log, the MCP
-// server tools.NewServer builds, and an in-process client on that server:
-// everything of bulkguard but the transport.
+// server, and bulkguard wired on it by internal/server (Close client,
+// guard with its own audit log, MCP server) with an in-process client on
+// that server: everything of bulkguard but the transport.
 type rig struct {
 	sb    *sandbox.Server
 	count *counter
@@ -82,20 +82,17 @@ func newRig(tb testing.TB, so sandbox.Options, pol guards.Policy) *rig {
 	hs := httptest.NewServer(r.count)
 	tb.Cleanup(func() { hs.Close(); sb.Close() })
 	r.url = hs.URL + "/api/v1"
-	r.cl, err = closeapi.New(closeapi.Options{BaseURL: r.url, APIKey: sb.APIKey(), Version: "bench"})
+	bg, cleanup, err := bgserver.New(bgserver.Config{
+		Backend:  &bgserver.Backend{BaseURL: r.url, APIKey: sb.APIKey(), Environment: bgserver.EnvSandbox},
+		Policy:   pol,
+		AuditLog: filepath.Join(tb.TempDir(), "audit.jsonl"),
+		Version:  "bench",
+	})
 	if err != nil {
-		tb.Fatalf("closeapi: %v", err)
+		tb.Fatalf("server: %v", err)
 	}
-	audit, err := guards.OpenAuditLog(filepath.Join(tb.TempDir(), "audit.jsonl"))
-	if err != nil {
-		tb.Fatalf("audit log: %v", err)
-	}
-	tb.Cleanup(func() { audit.Close() })
-	r.guard, err = guards.New(guards.Config{Policy: pol, Audit: audit, Environment: "sandbox"})
-	if err != nil {
-		tb.Fatalf("guard: %v", err)
-	}
-	r.srv = tools.NewServer(tools.Deps{Guard: r.guard, Client: r.cl, Environment: "sandbox", Confirm: pol.Confirm, Version: "bench"})
+	tb.Cleanup(cleanup)
+	r.cl, r.guard, r.srv = bg.Client(), bg.Guard(), bg.MCP()
 	// Pinned to the 2025-11-25 era: the initialize handshake every client
 	// in use today speaks. In-process, the era changes nothing the server
 	// sends to Close.

@@ -72,7 +72,7 @@ func (f *fakeClose) base() string { return f.srv.URL + "/api/v1" }
 func jsonReply(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	io.WriteString(w, body)
+	_, _ = io.WriteString(w, body)
 }
 
 // hangUp closes the connection without an answer.

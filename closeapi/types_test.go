@@ -189,7 +189,7 @@ func TestSearchFixtures(t *testing.T) {
 // TestCountMatchesDocumentedRequest: Count sends exactly the documented count-only body.
 func TestCountMatchesDocumentedRequest(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int, body []byte) {
-		w.Write(readFixture(t, "03-data-search-docs-count-response.json"))
+		_, _ = w.Write(readFixture(t, "03-data-search-docs-count-response.json"))
 	})
 	c, _ := testClient(t, f.base(), nil)
 	cnt, err := c.Count(context.Background(), json.RawMessage(`{}`), nil)
@@ -203,7 +203,7 @@ func TestCountMatchesDocumentedRequest(t *testing.T) {
 
 func TestCountWithoutCountIsAnError(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int, body []byte) {
-		w.Write(readFixture(t, "04-data-search-mock-arcade-test.json"))
+		_, _ = w.Write(readFixture(t, "04-data-search-mock-arcade-test.json"))
 	})
 	c, _ := testClient(t, f.base(), nil)
 	if _, err := c.Count(context.Background(), json.RawMessage(testQuery), nil); err == nil || !strings.Contains(err.Error(), "no count") {
@@ -229,7 +229,9 @@ func TestSampleItem(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var row map[string]any
-		json.Unmarshal([]byte(tt.row), &row)
+		if err := json.Unmarshal([]byte(tt.row), &row); err != nil {
+			t.Fatal(err)
+		}
 		got, ok := sampleItem(row)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("%s: %v %v", tt.row, got, ok)

@@ -182,8 +182,8 @@ func (c *checker) check(text string) []problem {
 			name := strings.TrimSuffix(tok, ".md")
 			inDocs := strings.HasPrefix(name, "docs/")
 			name = strings.TrimPrefix(name, "docs/")
-			switch {
-			case name == "close-api" || name == "mcp-notes":
+			switch name {
+			case "close-api", "mcp-notes":
 				c.cur = name + ".md"
 			default:
 				c.cur = ""

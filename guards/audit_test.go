@@ -78,7 +78,9 @@ func TestAuditLogAppendRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log2.Append(AuditRecord{Event: EventResume})
+	if _, err := log2.Append(AuditRecord{Event: EventResume}); err != nil {
+		t.Fatal(err)
+	}
 	log2.Close()
 	if recs, _ := ReadAuditLog(path); len(recs) != n+1 {
 		t.Fatalf("after reopen %d records, want %d", len(recs), n+1)
@@ -122,7 +124,9 @@ func TestAuditLogWriteFailures(t *testing.T) {
 	}
 	// A path below a regular file cannot be created.
 	file := filepath.Join(t.TempDir(), "file")
-	os.WriteFile(file, nil, 0o600)
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := OpenAuditLog(filepath.Join(file, "audit.jsonl")); err == nil {
 		t.Error("opened a log under a regular file")
 	}

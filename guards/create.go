@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/schema"
@@ -105,7 +104,7 @@ func createMessage(p *Plan) string {
 		var names []string
 		for _, s := range p.Sample[:min(len(p.Sample), 5)] {
 			// Quoted: lead names are data anyone can type, never instructions.
-			names = append(names, strconv.Quote(clip(s.DisplayName, 80)))
+			names = append(names, strconv.Quote(Clip(s.DisplayName, 80)))
 		}
 		msg += " For example: " + strings.Join(names, "; ")
 		if p.WillDelete > len(names) {
@@ -119,15 +118,15 @@ func createMessage(p *Plan) string {
 // checkPlan is every plan check that needs no Close request: known, this
 // principal's, not used, not expired, executable.
 func (g *Guard) checkPlan(ctx context.Context, principal, planID string) (*Plan, error) {
-	rec := AuditRecord{PlanID: clip(planID, 80), Principal: principal}
+	rec := AuditRecord{PlanID: Clip(planID, 80), Principal: principal}
 	plan, state, err := g.store.Load(ctx, planID)
 	if errors.Is(err, ErrPlanNotFound) {
 		return nil, g.refuse(&Refusal{Code: CodePlanUnknown, Pointer: "/plan_id",
-			Problem: fmt.Sprintf("there is no plan %q (plans live in this server's memory for %s after preview)", clip(planID, 80), g.policy.PlanTTL),
+			Problem: fmt.Sprintf("there is no plan %q (plans live in this server's memory for %s after preview)", Clip(planID, 80), g.policy.PlanTTL),
 			Next:    nextPreviewAgain}, rec)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("guards: load plan: %w", err)
+		return nil, &Error{Op: "load plan", Err: err}
 	}
 	rec = planRecord(plan)
 	rec.Principal = principal
@@ -204,7 +203,7 @@ func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal 
 	}
 	if c.Phrase != phrase {
 		return &Refusal{Code: CodeConfirmationMismatch, Pointer: "/confirm",
-			Problem: fmt.Sprintf("the confirmation %q does not match %q", clip(c.Phrase, 80), phrase),
+			Problem: fmt.Sprintf("the confirmation %q does not match %q", Clip(c.Phrase, 80), phrase),
 			Next:    "Ask the person to type exactly " + phrase + " (same words, capitals and number) and pass it as confirm."}
 	}
 	return nil
@@ -223,7 +222,10 @@ func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal 
 // After the claim, a failed recount or an audit failure releases it
 // (nothing was sent, the same confirmation may be retried); drift up and
 // a recount of zero discard it (the person must see the new numbers); a
-// sent create consumes it, whatever the answer.
+// sent create consumes it, whatever the answer. These state changes run
+// under their own context (stateCtx), so a caller that cancels midway
+// never leaves the plan claimed, and an error from one is returned with the
+// outcome, never dropped.
 func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, c Confirmation) (*Execution, error) {
 	principal := cl.Principal()
 	plan, err := g.checkPlan(ctx, principal, planID)
@@ -235,48 +237,62 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		return nil, g.refuse(r, rec)
 	}
 
-	claimed, state, err := g.store.Claim(ctx, planID)
+	// Claim and every later state change run under stateCtx: once a plan
+	// may be claimed, the caller's cancellation (a client hanging up, a
+	// request deadline) must not stop the guard from releasing or finishing
+	// it, or the plan would stay claimed, unusable, until it expires.
+	if err := ctx.Err(); err != nil {
+		return nil, &Error{Op: "claim plan (the call was cancelled first; the plan is untouched)", Err: err}
+	}
+	claimed, state, err := g.claim(ctx, planID)
 	switch {
 	case errors.Is(err, ErrPlanNotAvailable):
 		if r := stateRefusal(planID, state); r != nil {
 			return nil, g.refuse(r, rec)
 		}
-		return nil, fmt.Errorf("guards: claim plan: %w", err)
+		return nil, &Error{Op: "claim plan", Err: err}
 	case errors.Is(err, ErrPlanNotFound):
 		return nil, g.refuse(&Refusal{Code: CodePlanUnknown, Pointer: "/plan_id",
 			Problem: "plan " + planID + " disappeared while it was being executed", Next: nextPreviewAgain}, rec)
 	case err != nil:
-		return nil, fmt.Errorf("guards: claim plan: %w", err)
+		return nil, &Error{Op: "claim plan", Err: err}
 	}
 	plan = claimed
 	// Expiry is judged again after the claim: the claim is the moment the
 	// plan is used.
 	if !g.now().Before(plan.ExpiresAt) {
-		g.store.Release(ctx, planID)
-		return nil, g.refuse(&Refusal{Code: CodePlanExpired, Pointer: "/plan_id",
-			Problem: "plan " + planID + " expired", Next: nextPreviewAgain}, rec)
+		serr := g.settle(ctx, planID, PlanAvailable)
+		return nil, withStateError(g.refuse(&Refusal{Code: CodePlanExpired, Pointer: "/plan_id",
+			Problem: "plan " + planID + " expired", Next: nextPreviewAgain}, rec), serr)
 	}
 
 	// Recount with exactly the query and sort that will be sent.
 	count, err := cl.Count(ctx, plan.Request.SQuery, plan.Request.Sort)
 	if err != nil {
-		g.store.Release(ctx, planID)
+		op := "recount before deleting (nothing was sent; the plan can be retried)"
 		rec.Event, rec.Outcome, rec.Reason = EventCreate, "error", "recount failed, nothing sent: "+err.Error()
-		g.audit(rec)
-		return nil, fmt.Errorf("guards: recount before deleting (nothing was sent; the plan can be retried): %w", err)
+		if serr := g.settle(ctx, planID, PlanAvailable); serr != nil {
+			var se *Error
+			if errors.As(serr, &se) {
+				op = "recount before deleting (nothing was sent, but the plan could not be released: " + se.Op + ": " + se.Err.Error() + "; preview again)"
+			}
+			rec.Reason += "; " + serr.Error()
+		}
+		_, _ = g.audit(rec) // best effort: nothing was sent
+		return nil, &Error{Op: op, Err: err}
 	}
 	rec.Recounted = intp(count.Total)
 	if count.Total > plan.Total {
-		g.store.Finish(ctx, planID, PlanDiscarded)
-		return nil, g.refuse(&Refusal{Code: CodeDriftUp,
+		serr := g.settle(ctx, planID, PlanDiscarded)
+		return nil, withStateError(g.refuse(&Refusal{Code: CodeDriftUp,
 			Problem: fmt.Sprintf("%s match now but only %d were previewed; the person never saw the extra %d", plural(count.Total, plan.ObjectType), plan.Total, count.Total-plan.Total),
-			Next:    nextPreviewAgain}, rec)
+			Next:    nextPreviewAgain}, rec), serr)
 	}
 	if count.Total == 0 {
-		g.store.Finish(ctx, planID, PlanDiscarded)
-		return nil, g.refuse(&Refusal{Code: CodeNothingToDelete,
+		serr := g.settle(ctx, planID, PlanDiscarded)
+		return nil, withStateError(g.refuse(&Refusal{Code: CodeNothingToDelete,
 			Problem: "nothing matches the query any more (someone may have deleted or changed the objects since the preview)",
-			Next:    "Check list_bulk_deletes for a job that already took them. To delete something else, " + lowerFirst(nextPreviewAgain)}, rec)
+			Next:    "Check list_bulk_deletes for a job that already took them. To delete something else, " + lowerFirst(nextPreviewAgain)}, rec), serr)
 	}
 
 	// Always set, so Close can never delete more than was confirmed.
@@ -294,13 +310,13 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 	intent.Reason = "confirmed by " + c.By
 	intentID, err := g.audit(intent)
 	if err != nil {
-		g.store.Release(ctx, planID)
-		return nil, g.refuse(&Refusal{Code: CodeAuditUnavailable,
+		serr := g.settle(ctx, planID, PlanAvailable)
+		return nil, withStateError(g.refuse(&Refusal{Code: CodeAuditUnavailable,
 			Problem: "the audit log could not be written (" + err.Error() + "), so the bulk delete was not sent",
-			Next:    "Ask the operator to fix the audit log (--audit-log path, disk space, permissions), then call create_bulk_delete again with the same plan_id and confirmation."}, rec)
+			Next:    "Ask the operator to fix the audit log (--audit-log path, disk space, permissions), then call create_bulk_delete again with the same plan_id and confirmation."}, rec), serr)
 	}
-	if err := g.store.Finish(ctx, planID, PlanConsumed); err != nil {
-		return nil, fmt.Errorf("guards: mark plan consumed (nothing was sent): %w", err)
+	if err := g.settle(ctx, planID, PlanConsumed); err != nil {
+		return nil, &Error{Op: "mark plan consumed (nothing was sent)", Err: err}
 	}
 	g.mu.Lock()
 	g.lastCreate[principal] = g.now()
@@ -328,7 +344,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 			if lerr != nil {
 				out.Reason += "; job list failed: " + lerr.Error()
 			}
-			g.audit(out)
+			_, _ = g.audit(out)
 			return nil, &UncertainError{PlanID: planID, Err: sendErr}
 		}
 		job = found
@@ -338,8 +354,8 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 	default:
 		out.Outcome = "failed"
 		out.Reason = sendErr.Error()
-		g.audit(out)
-		return nil, fmt.Errorf("guards: the bulk delete for plan %s was refused by Close or could not be sent, so nothing was deleted; the plan is used up, so preview again after fixing the cause: %w", planID, sendErr)
+		_, _ = g.audit(out)
+		return nil, &Error{Op: fmt.Sprintf("the bulk delete for plan %s was refused by Close or could not be sent, so nothing was deleted; the plan is used up, so preview again after fixing the cause", planID), Err: sendErr}
 	}
 	g.mu.Lock()
 	g.knownJobs[job.ID] = true
@@ -352,6 +368,51 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		receipt.AuditID = id
 	}
 	return &Execution{Job: job, Receipt: receipt}, nil
+}
+
+// planStateTimeout bounds one plan state change (claim, release, finish)
+// once it no longer follows the caller's cancellation.
+const planStateTimeout = 10 * time.Second
+
+// stateCtx keeps ctx's values but not its cancellation or deadline, and
+// gives a plan state change its own budget.
+func stateCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), planStateTimeout)
+}
+
+// claim claims the plan under stateCtx: a claim the store made must come
+// back to this create, which alone can release or finish it.
+func (g *Guard) claim(ctx context.Context, planID string) (*Plan, PlanState, error) {
+	ctx, cancel := stateCtx(ctx)
+	defer cancel()
+	return g.store.Claim(ctx, planID)
+}
+
+// settle moves the claimed plan to PlanAvailable (release) or a final
+// state (finish) under stateCtx, so that a cancelled caller cannot leave it
+// claimed. The error names the plan and the state it should have reached.
+func (g *Guard) settle(ctx context.Context, planID string, to PlanState) error {
+	ctx, cancel := stateCtx(ctx)
+	defer cancel()
+	var err error
+	if to == PlanAvailable {
+		err = g.store.Release(ctx, planID)
+	} else {
+		err = g.store.Finish(ctx, planID, to)
+	}
+	if err != nil {
+		return &Error{Op: "move plan " + planID + " to " + to.String() + " (it stays claimed until it expires)", Err: err}
+	}
+	return nil
+}
+
+// withStateError returns err, joined with the error of the plan state
+// change that went with it, if any, so neither is dropped.
+func withStateError(err, stateErr error) error {
+	if stateErr == nil {
+		return err
+	}
+	return errors.Join(err, stateErr)
 }
 
 // mayHaveLanded: the create may have taken effect although no answer says
@@ -433,7 +494,7 @@ func (g *Guard) isOurJob(j *closeapi.BulkDelete, plan *Plan, sent int) bool {
 	if j.ResultsLimit != nil && *j.ResultsLimit != sent {
 		return false
 	}
-	if j.DateCreated != nil && j.DateCreated.Time.Before(plan.CreatedAt.Add(-reconcileSkew)) {
+	if j.DateCreated != nil && j.DateCreated.Before(plan.CreatedAt.Add(-reconcileSkew)) {
 		return false
 	}
 	return sameQuery(j.SQuery, plan.Request.SQuery)
@@ -473,15 +534,18 @@ func lowerFirst(s string) string {
 	return string(s[0]|0x20) + s[1:]
 }
 
-// clip cuts what a caller sent to n bytes (on a rune boundary) before it is
-// echoed into a refusal or the audit log, so a 10 MB argument cannot become
-// a 10 MB error or audit record.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
+// Clip cuts s to n runes, marking the cut with "…", before text a caller
+// sent is echoed into a refusal, a result or the audit log, so a 10 MB
+// argument cannot become a 10 MB error or audit record. It counts runes,
+// not bytes, so a name in any script keeps the same length and is never cut
+// inside a character.
+func Clip(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos] + "…"
+		}
+		i++
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return s
 }

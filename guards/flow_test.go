@@ -253,7 +253,7 @@ func TestPreviewPolicyRefusals(t *testing.T) {
 			if p != nil {
 				t.Fatalf("got a preview %+v", p)
 			}
-			r := wantRefusal(t, err, tc.code)
+			r := refusalOf(t, err, tc.code)
 			if r.Pointer != tc.pointer {
 				t.Errorf("pointer %q, want %q", r.Pointer, tc.pointer)
 			}
@@ -308,7 +308,7 @@ func TestPreviewNotExecutable(t *testing.T) {
 				t.Errorf("does not say how to narrow: %q", p.Refusal.Next)
 			}
 			_, err := h.g.Create(context.Background(), h.cl, p.PlanID, Confirmation{By: ConfirmedByPhrase, Phrase: "DELETE 5 LEADS"})
-			r := wantRefusal(t, err, CodePlanNotExecutable)
+			r := refusalOf(t, err, CodePlanNotExecutable)
 			if !strings.Contains(r.Problem, p.Refusal.Problem) {
 				t.Errorf("create does not repeat the reason: %q", r.Problem)
 			}
@@ -388,7 +388,7 @@ func TestCreateRefusals(t *testing.T) {
 			h := newHarness(t, harnessOpts{policy: tc.policy})
 			h.addLeads("Driftcorp", 3)
 			p := h.preview(input(t, nameQuery("Driftcorp"), ""))
-			r := wantRefusal(t, tc.act(t, h, p), tc.code)
+			r := refusalOf(t, tc.act(t, h, p), tc.code)
 			if !strings.Contains(r.Error(), "Nothing was deleted.") || r.Next == "" {
 				t.Errorf("refusal %q lacks a part", r.Error())
 			}

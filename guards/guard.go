@@ -215,7 +215,7 @@ func (g *Guard) refuse(r *Refusal, rec AuditRecord) error {
 	rec.Code = r.Code
 	rec.Reason = r.Error()
 	rec.Outcome = "refused"
-	g.audit(rec)
+	_, _ = g.audit(rec)
 	return r
 }
 

@@ -38,6 +38,9 @@ type harness struct {
 	dropCreate atomic.Bool
 	// failCreate: answer creates with this status without passing them on.
 	failCreate atomic.Int32
+	// intercept, when set, sees every request first; true means it
+	// answered (or dropped) the request itself.
+	intercept atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
 
 	mu      sync.Mutex
 	creates []json.RawMessage // bodies of every create that reached the front
@@ -95,6 +98,9 @@ func (h *harness) newGuard(p Policy) *Guard {
 func (h *harness) front(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if f := h.intercept.Load(); f != nil && (*f)(w, r) {
+		return
+	}
 	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/saved_search/save_") {
 		id := strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/v1/saved_search/"), "/")
 		h.mu.Lock()
@@ -102,7 +108,7 @@ func (h *harness) front(w http.ResponseWriter, r *http.Request) {
 		h.mu.Unlock()
 		if ok {
 			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(v)
+			_ = json.NewEncoder(w).Encode(v)
 			return
 		}
 	}

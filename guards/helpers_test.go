@@ -32,7 +32,14 @@ func newTestGuard(t *testing.T, p Policy, clock *testClock) (*Guard, string) {
 	return g, path
 }
 
-func wantRefusal(t *testing.T, err error, code string) *Refusal {
+// wantRefusal fails the test unless err is a refusal with code.
+func wantRefusal(t *testing.T, err error, code string) {
+	t.Helper()
+	_ = refusalOf(t, err, code)
+}
+
+// refusalOf is wantRefusal for a caller that goes on to read the refusal.
+func refusalOf(t *testing.T, err error, code string) *Refusal {
 	t.Helper()
 	r, ok := AsRefusal(err)
 	if !ok {

@@ -3,19 +3,33 @@ package guards
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/bulkguard/bulkguard/closeapi"
 )
 
-// Bulk delete statuses (close-api.md §1.3).
+// Bulk delete job statuses (close-api.md §1.3). JobStatuses is the one
+// list of them: the tools' status filter, its schema and the guard's checks
+// all derive from it.
 const (
-	statusPaused   = closeapi.StatusPaused
-	statusResuming = closeapi.StatusResuming
-	statusDone     = "done"
-	statusError    = "error"
+	JobCreated    = "created"
+	JobLoading    = "loading"
+	JobProcessing = "processing"
+	JobDone       = "done"
+	JobPaused     = closeapi.StatusPaused
+	JobResuming   = closeapi.StatusResuming
+	JobError      = "error"
 )
 
-func statusOf(j *closeapi.BulkDelete) string { return j.StatusString() }
+var jobStatuses = []string{JobCreated, JobLoading, JobProcessing, JobDone, JobPaused, JobResuming, JobError}
+
+// JobStatuses returns every status a bulk delete job can have, in the order
+// a job goes through them (a copy: callers may not change the list).
+func JobStatuses() []string { return slices.Clone(jobStatuses) }
+
+// JobFinished reports whether a job in this status will delete nothing more
+// (done or error); a paused job may still be resumed.
+func JobFinished(status string) bool { return status == JobDone || status == JobError }
 
 func jobRecord(principal, jobID string, j *closeapi.BulkDelete) AuditRecord {
 	r := AuditRecord{Principal: principal, JobID: jobID}
@@ -37,9 +51,9 @@ func (g *Guard) loadJob(ctx context.Context, cl *closeapi.Client, jobID, verb st
 	rec := AuditRecord{Principal: cl.Principal(), JobID: jobID}
 	if err := closeapi.ValidateBulkDeleteID(jobID); err != nil {
 		rec.JobID = ""
-		rec.Reason = fmt.Sprintf("invalid id %q", jobID)
+		rec.Reason = fmt.Sprintf("invalid id %q", Clip(jobID, 80))
 		return nil, g.refuse(&Refusal{Code: CodeJobInvalidID, Pointer: "/id",
-			Problem: fmt.Sprintf("%q is not a bulk delete id (they look like bulkdelete_…)", jobID),
+			Problem: fmt.Sprintf("%q is not a bulk delete id (they look like bulkdelete_…)", Clip(jobID, 80)),
 			Next:    "Take the id from create_bulk_delete's result or from list_bulk_deletes, then call " + verb + " again."}, rec)
 	}
 	job, err := cl.GetBulkDelete(ctx, jobID)
@@ -49,7 +63,7 @@ func (g *Guard) loadJob(ctx context.Context, cl *closeapi.Client, jobID, verb st
 			Next:    "Check the id with list_bulk_deletes, then call " + verb + " again."}, rec)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("guards: read bulk delete %s: %w", jobID, err)
+		return nil, &Error{Op: "read bulk delete " + jobID, Err: err}
 	}
 	return job, nil
 }
@@ -85,8 +99,8 @@ func resumeMessage(j *closeapi.BulkDelete, phrase string) string {
 }
 
 func notPausedRefusal(j *closeapi.BulkDelete) *Refusal {
-	st := statusOf(j)
-	if st == statusPaused {
+	st := j.StatusString()
+	if st == JobPaused {
 		return nil
 	}
 	shown := st
@@ -128,7 +142,7 @@ func (g *Guard) Resume(ctx context.Context, cl *closeapi.Client, jobID string, c
 	}
 	out := rec
 	out.Event = EventResume
-	return g.setStatus(ctx, cl, jobID, statusResuming, "resume", "resumed", out)
+	return g.setStatus(ctx, cl, jobID, JobResuming, "resume", "resumed", out)
 }
 
 // Pause is the brake: it sets a running job paused. Pausing a paused job
@@ -143,17 +157,17 @@ func (g *Guard) Pause(ctx context.Context, cl *closeapi.Client, jobID string) (*
 	}
 	rec := jobRecord(principal, jobID, job)
 	rec.Event = EventPause
-	switch st := statusOf(job); st {
-	case statusPaused:
+	switch st := job.StatusString(); st {
+	case JobPaused:
 		rec.Outcome = "already_paused"
-		g.audit(rec)
+		_, _ = g.audit(rec)
 		return job, nil
-	case statusDone, statusError:
+	case JobDone, JobError:
 		return nil, g.refuse(&Refusal{Code: CodeJobFinished, Pointer: "/id",
 			Problem: fmt.Sprintf("bulk delete %s has finished (status %s, %d objects processed), so it cannot be paused", jobID, st, job.NObjectsProcessed),
 			Next:    "Nothing more will be deleted by this job; check get_bulk_delete for its final counts."}, rec)
 	}
-	return g.setStatus(ctx, cl, jobID, statusPaused, "pause", "paused", rec)
+	return g.setStatus(ctx, cl, jobID, JobPaused, "pause", "paused", rec)
 }
 
 // setStatus sets the job's status in Close and audits rec with the outcome:
@@ -163,10 +177,10 @@ func (g *Guard) setStatus(ctx context.Context, cl *closeapi.Client, jobID, statu
 	updated, err := cl.SetBulkDeleteStatus(ctx, jobID, status)
 	if err != nil {
 		rec.Outcome, rec.Reason = "failed", err.Error()
-		g.audit(rec)
-		return nil, fmt.Errorf("guards: %s bulk delete %s: %w", verb, jobID, err)
+		_, _ = g.audit(rec)
+		return nil, &Error{Op: verb + " bulk delete " + jobID, Err: err}
 	}
 	rec.Outcome = done
-	g.audit(rec)
+	_, _ = g.audit(rec)
 	return updated, nil
 }

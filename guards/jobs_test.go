@@ -144,7 +144,7 @@ func TestJobRefusals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h.sb.ResetRequests()
-			r := wantRefusal(t, tc.call(tc.id), tc.code)
+			r := refusalOf(t, tc.call(tc.id), tc.code)
 			if r.Next == "" {
 				t.Error("no next step")
 			}

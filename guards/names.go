@@ -2,6 +2,8 @@ package guards
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,23 +18,93 @@ import (
 // it is what Close acts on).
 const namesTTL = 5 * time.Minute
 
-// Kinds of id a query can refer to, each named by one Close lookup.
+// Kinds of id a query can refer to, each listed by one Close lookup. They
+// are also the kinds of the lookup_close_ids tool.
 const (
-	kindStatuses     = "lead_statuses"
-	kindUsers        = "users"
-	kindCustomFields = "custom_fields"
-	kindSmartViews   = "smart_views"
+	LookupLeadStatuses = "lead_statuses"
+	LookupCustomFields = "custom_fields"
+	LookupSmartViews   = "smart_views"
+	LookupUsers        = "users"
 )
 
-// nameCache holds, per principal and kind, the id → name map of one lookup.
+var lookupKinds = []string{LookupLeadStatuses, LookupCustomFields, LookupSmartViews, LookupUsers}
+
+// LookupKinds returns the kinds Lookup accepts (a copy).
+func LookupKinds() []string { return slices.Clone(lookupKinds) }
+
+// LookupItem is one id Close knows, with what a person calls it.
+type LookupItem struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Type    string   `json:"type,omitempty"`
+	Choices []string `json:"choices,omitempty"`
+	Email   string   `json:"email,omitempty"`
+}
+
+// nameCache holds, per principal and kind, the items of one lookup.
 type nameCache struct {
 	mu      sync.Mutex
 	entries map[string]nameEntry // principal + "|" + kind
 }
 
 type nameEntry struct {
-	names   map[string]string
+	items   []LookupItem
 	fetched time.Time
+}
+
+// Lookup lists the ids of one kind (one Close request, always fresh, since
+// the caller is about to write a query with them) and keeps the answer for
+// the summaries of later previews, so a lookup followed by a preview asks
+// Close once. Errors are Close's, unwrapped: a read changes nothing.
+func (g *Guard) Lookup(ctx context.Context, cl *closeapi.Client, kind string) ([]LookupItem, error) {
+	var items []LookupItem
+	switch kind {
+	case LookupLeadStatuses:
+		list, err := cl.LeadStatuses(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range list {
+			items = append(items, LookupItem{ID: s.ID, Name: s.Label})
+		}
+	case LookupCustomFields:
+		list, err := cl.LeadCustomFields(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range list {
+			items = append(items, LookupItem{ID: f.ID, Name: f.Name, Type: f.Type, Choices: f.Choices})
+		}
+	case LookupSmartViews:
+		list, err := cl.SmartViews(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range list {
+			items = append(items, LookupItem{ID: v.ID, Name: v.Name, Type: v.Type})
+		}
+	case LookupUsers:
+		list, err := cl.Users(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range list {
+			name := u.DisplayName
+			if name == "" {
+				name = strings.TrimSpace(u.FirstName + " " + u.LastName)
+			}
+			items = append(items, LookupItem{ID: u.ID, Name: name, Email: u.Email})
+		}
+	default:
+		return nil, fmt.Errorf("guards: %q is not a kind of id (%s)", kind, strings.Join(lookupKinds, ", "))
+	}
+	g.names.mu.Lock()
+	if g.names.entries == nil {
+		g.names.entries = map[string]nameEntry{}
+	}
+	g.names.entries[cl.Principal()+"|"+kind] = nameEntry{items: items, fetched: g.now()}
+	g.names.mu.Unlock()
+	return slices.Clone(items), nil
 }
 
 // idNames names the ids the query refers to (lead statuses, users, custom
@@ -48,8 +120,8 @@ func (g *Guard) idNames(ctx context.Context, cl *closeapi.Client, n schema.Node)
 	}
 	names := map[string]string{}
 	for kind := range kinds {
-		for id, name := range g.lookupNames(ctx, cl, kind) {
-			names[id] = name
+		for _, it := range g.cachedLookup(ctx, cl, kind) {
+			names[it.ID] = it.Name
 		}
 	}
 	return names
@@ -61,18 +133,18 @@ func referencedKinds(n schema.Node) map[string]bool {
 	schema.Walk(n, func(_ string, node schema.Node) bool {
 		switch v := node.(type) {
 		case *schema.SavedSearch:
-			kinds[kindSmartViews] = true
+			kinds[LookupSmartViews] = true
 		case *schema.FieldCondition:
 			if _, ok := v.Field.(*schema.CustomField); ok {
-				kinds[kindCustomFields] = true
+				kinds[LookupCustomFields] = true
 			}
 			if r, ok := v.Condition.(*schema.Reference); ok {
 				for _, id := range r.ObjectIDs {
 					switch {
 					case strings.HasPrefix(id, "stat_"):
-						kinds[kindStatuses] = true
+						kinds[LookupLeadStatuses] = true
 					case strings.HasPrefix(id, "user_"):
-						kinds[kindUsers] = true
+						kinds[LookupUsers] = true
 					}
 				}
 			}
@@ -82,55 +154,18 @@ func referencedKinds(n schema.Node) map[string]bool {
 	return kinds
 }
 
-func (g *Guard) lookupNames(ctx context.Context, cl *closeapi.Client, kind string) map[string]string {
-	key := cl.Principal() + "|" + kind
-	now := g.now()
+// cachedLookup is Lookup's answer from the cache while it is younger than
+// namesTTL; a failed lookup is nil and not cached.
+func (g *Guard) cachedLookup(ctx context.Context, cl *closeapi.Client, kind string) []LookupItem {
 	g.names.mu.Lock()
-	e, ok := g.names.entries[key]
+	e, ok := g.names.entries[cl.Principal()+"|"+kind]
 	g.names.mu.Unlock()
-	if ok && now.Sub(e.fetched) < namesTTL {
-		return e.names
+	if ok && g.now().Sub(e.fetched) < namesTTL {
+		return e.items
 	}
-	names := map[string]string{}
-	switch kind {
-	case kindStatuses:
-		list, err := cl.LeadStatuses(ctx)
-		if err != nil {
-			return nil
-		}
-		for _, s := range list {
-			names[s.ID] = s.Label
-		}
-	case kindUsers:
-		list, err := cl.Users(ctx)
-		if err != nil {
-			return nil
-		}
-		for _, u := range list {
-			names[u.ID] = u.DisplayName
-		}
-	case kindCustomFields:
-		list, err := cl.LeadCustomFields(ctx)
-		if err != nil {
-			return nil
-		}
-		for _, f := range list {
-			names[f.ID] = f.Name
-		}
-	case kindSmartViews:
-		list, err := cl.SmartViews(ctx)
-		if err != nil {
-			return nil
-		}
-		for _, v := range list {
-			names[v.ID] = v.Name
-		}
+	items, err := g.Lookup(ctx, cl, kind)
+	if err != nil {
+		return nil
 	}
-	g.names.mu.Lock()
-	if g.names.entries == nil {
-		g.names.entries = map[string]nameEntry{}
-	}
-	g.names.entries[key] = nameEntry{names: names, fetched: now}
-	g.names.mu.Unlock()
-	return names
+	return items
 }

@@ -62,3 +62,41 @@ func TestFailedLookupNotCached(t *testing.T) {
 		t.Fatalf("after a failed lookup, names = %v; the failure must not be cached", names)
 	}
 }
+
+// TestLookupSharesNameCache: Lookup (the lookup_close_ids tool) always asks
+// Close, and what it fetched names the ids of the next preview without a
+// second request: one cache, one set of requests.
+func TestLookupSharesNameCache(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	bad, _ := h.sb.StatusID("Bad Fit")
+	query := fmt.Sprintf(`{"type":"and","queries":[{"type":"object_type","object_type":"lead"},`+
+		`{"type":"field_condition","field":{"type":"regular_field","object_type":"lead","field_name":"status_id"},`+
+		`"condition":{"type":"reference","reference_type":"status.lead","object_ids":[%q]}}]}`, bad)
+	h.sb.ResetRequests()
+	for range 2 {
+		items, err := h.g.Lookup(context.Background(), h.cl, LookupLeadStatuses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, it := range items {
+			found = found || (it.ID == bad && it.Name == "Bad Fit")
+		}
+		if !found {
+			t.Fatalf("Lookup(lead_statuses) = %+v, want %s named Bad Fit", items, bad)
+		}
+	}
+	if n := h.sb.Requests("GET", "/api/v1/status/lead/"); n != 2 {
+		t.Fatalf("two lookups made %d status requests, want 2 (a lookup is always fresh)", n)
+	}
+	p := h.preview(input(t, query, ""))
+	if !strings.Contains(p.Summary, `"Bad Fit"`) {
+		t.Fatalf("summary %q does not name the status", p.Summary)
+	}
+	if n := h.sb.Requests("GET", "/api/v1/status/lead/"); n != 2 {
+		t.Fatalf("the preview after a lookup asked for statuses again (%d requests); it must use the lookup's answer", n)
+	}
+	if _, err := h.g.Lookup(context.Background(), h.cl, "pipelines"); err == nil {
+		t.Fatal("Lookup of an unknown kind succeeded")
+	}
+}

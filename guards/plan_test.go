@@ -40,7 +40,9 @@ func TestMemoryStoreLifecycle(t *testing.T) {
 		}},
 		{"discarded is final", func(t *testing.T, id string) {
 			mustClaim(t, s, id)
-			s.Finish(ctx, id, PlanDiscarded)
+			if err := s.Finish(ctx, id, PlanDiscarded); err != nil {
+				t.Fatal(err)
+			}
 			if _, st, _ := s.Load(ctx, id); st != PlanDiscarded {
 				t.Fatalf("state %v", st)
 			}
@@ -81,16 +83,23 @@ func TestMemoryStoreLifecycle(t *testing.T) {
 
 	// Expired plans are kept through the grace period, then swept.
 	old := mk()
-	s.Save(ctx, old)
+	mustSave(t, s, old)
 	clock.Advance(10*time.Minute + memoryGrace - time.Second)
-	s.Save(ctx, mk())
+	mustSave(t, s, mk())
 	if _, _, err := s.Load(ctx, old.ID); err != nil {
 		t.Fatalf("swept too early: %v", err)
 	}
 	clock.Advance(2 * time.Second)
-	s.Save(ctx, mk())
+	mustSave(t, s, mk())
 	if _, _, err := s.Load(ctx, old.ID); !errors.Is(err, ErrPlanNotFound) {
 		t.Fatalf("not swept: %v", err)
+	}
+}
+
+func mustSave(t *testing.T, s PlanStore, p *Plan) {
+	t.Helper()
+	if err := s.Save(context.Background(), p); err != nil {
+		t.Fatalf("save: %v", err)
 	}
 }
 
@@ -104,7 +113,7 @@ func mustClaim(t *testing.T, s PlanStore, id string) {
 func TestMemoryStoreConcurrentClaim(t *testing.T) {
 	s := NewMemoryStore()
 	p := &Plan{ID: newPlanID(), ExpiresAt: time.Now().Add(time.Minute)}
-	s.Save(context.Background(), p)
+	mustSave(t, s, p)
 	const n = 50
 	res := make(chan error, n)
 	for range n {

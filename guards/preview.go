@@ -80,8 +80,8 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 	switch {
 	case in.Query != nil && in.SmartViewID != "":
 		return nil, g.refuse(&Refusal{Code: CodeQueryAndSmartView, Pointer: "/smart_view_id",
-			Problem: "both s_query and smart_view_id were given",
-			Next:    "Give one of them: s_query for a query you write, or smart_view_id to snapshot a Smart View."}, rec)
+			Problem: "s_query and smart_view_id were both given",
+			Next:    "Give one of them: s_query for a query you wrote or pasted, or smart_view_id to delete what a Smart View matches, then call preview_bulk_delete again."}, rec)
 	case in.SmartViewID != "":
 		snap, err := g.snapshotView(ctx, cl, in.SmartViewID, rec)
 		if err != nil {
@@ -103,8 +103,8 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		}
 	case in.Query == nil:
 		return nil, g.refuse(&Refusal{Code: CodeQueryMissing, Pointer: "/s_query",
-			Problem: "no query was given",
-			Next:    "Pass s_query (a structured query naming its object_type) or smart_view_id, then call preview_bulk_delete again."}, rec)
+			Problem: "s_query or smart_view_id is required",
+			Next:    "Pass s_query (a Close structured query naming its object_type) or smart_view_id (from lookup_close_ids kind smart_views), then call preview_bulk_delete again."}, rec)
 	}
 
 	// Policy judged without Close. A problem in a Smart View's query is
@@ -133,11 +133,11 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 
 	query, err := schema.Encode(node)
 	if err != nil {
-		return nil, fmt.Errorf("guards: encode query: %w", err)
+		return nil, &Error{Op: "encode query", Err: err}
 	}
 	sortJSON, err := schema.EncodeSort(sort)
 	if err != nil {
-		return nil, fmt.Errorf("guards: encode sort: %w", err)
+		return nil, &Error{Op: "encode sort", Err: err}
 	}
 	digest := schema.Digest(node)
 	summary := describe(node, g.idNames(ctx, cl, node), limit, sort)
@@ -174,8 +174,8 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 	}
 	if err != nil {
 		rec.Event, rec.Outcome, rec.Reason = EventPreview, "error", "count failed: "+err.Error()
-		g.audit(rec)
-		return nil, fmt.Errorf("guards: count the matches: %w", err)
+		_, _ = g.audit(rec)
+		return nil, &Error{Op: "count the matches", Err: err}
 	}
 
 	total := count.Total
@@ -257,7 +257,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 			Next:    "Ask the operator to fix the audit log (--audit-log path, disk space, permissions), then call preview_bulk_delete again."}
 	}
 	if err := g.store.Save(ctx, plan); err != nil {
-		return nil, fmt.Errorf("guards: save plan: %w", err)
+		return nil, &Error{Op: "save plan", Err: err}
 	}
 
 	return &Preview{
@@ -293,7 +293,7 @@ type viewSnapshot struct {
 func (g *Guard) snapshotView(ctx context.Context, cl *closeapi.Client, id string, rec AuditRecord) (*viewSnapshot, error) {
 	if err := closeapi.ValidateSmartViewID(id); err != nil {
 		return nil, g.refuse(&Refusal{Code: CodeSmartViewInvalidID, Pointer: "/smart_view_id",
-			Problem: fmt.Sprintf("%q is not a Smart View id (they look like save_…)", id),
+			Problem: fmt.Sprintf("%q is not a Smart View id (they look like save_…)", Clip(id, 80)),
 			Next:    "Find the id with lookup_close_ids (kind smart_views), then call preview_bulk_delete again."}, rec)
 	}
 	sv, err := cl.SmartView(ctx, id)
@@ -303,7 +303,7 @@ func (g *Guard) snapshotView(ctx context.Context, cl *closeapi.Client, id string
 			Next:    "Find the id with lookup_close_ids (kind smart_views), then call preview_bulk_delete again."}, rec)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("guards: read Smart View %s: %w", id, err)
+		return nil, &Error{Op: "read Smart View " + id, Err: err}
 	}
 	viewType := strings.ToLower(sv.Type)
 	if viewType == "" {

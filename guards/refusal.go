@@ -38,6 +38,20 @@ func (r *Refusal) Error() string {
 	return b.String()
 }
 
+// Error is a guard step that failed for a reason other than a refusal,
+// usually a Close or plan-store error. Op is the guard's own account: what
+// it was doing and, where it matters, what became of the plan or job
+// ("recount before deleting (nothing was sent; the plan can be retried)").
+// Callers read Op and Err with errors.As instead of parsing Error().
+type Error struct {
+	Op  string
+	Err error
+}
+
+func (e *Error) Error() string { return "guards: " + e.Op + ": " + e.Err.Error() }
+
+func (e *Error) Unwrap() error { return e.Err }
+
 // AsRefusal reports whether err is (or wraps) a *Refusal and returns it.
 func AsRefusal(err error) (*Refusal, bool) {
 	var r *Refusal

@@ -90,7 +90,7 @@ func TestSealOpen(t *testing.T) {
 				}
 				return
 			}
-			r := wantRefusal(t, err, tc.code)
+			r := refusalOf(t, err, tc.code)
 			if !strings.Contains(r.Error(), "Nothing was deleted.") || r.Next == "" {
 				t.Errorf("refusal lacks the standard parts: %q", r.Error())
 			}

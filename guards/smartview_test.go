@@ -85,7 +85,9 @@ func TestPreviewSmartView(t *testing.T) {
 			}
 			b := h.createBodies()
 			var q map[string]any
-			json.Unmarshal(b[0].SQuery, &q)
+			if err := json.Unmarshal(b[0].SQuery, &q); err != nil {
+				t.Fatal(err)
+			}
 			if q["type"] != "and" || !strings.Contains(string(b[0].SQuery), `"object_type":"lead"`) {
 				t.Errorf("sent s_query %s", b[0].SQuery)
 			}

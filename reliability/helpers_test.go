@@ -20,6 +20,7 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	bgserver "github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
 	"github.com/bulkguard/bulkguard/tools"
@@ -215,9 +216,9 @@ type envOpts struct {
 	confirm     guards.ConfirmMode
 }
 
-// env is one sandbox behind a fault proxy, a Close client with small
-// timeouts on it, a guard with its own audit log, the MCP server that
-// tools.NewServer builds, and an in-process MCP client (modern era, no
+// env is one sandbox behind a fault proxy, and bulkguard wired on it by
+// internal/server (a Close client with small timeouts, a guard with its own
+// audit log, the MCP server), with an in-process MCP client (modern era, no
 // elicitation: it confirms with the phrase).
 type env struct {
 	t         *testing.T
@@ -227,6 +228,7 @@ type env struct {
 	opts      envOpts
 	clock     *clock
 	auditPath string
+	bg        *bgserver.Server
 	cl        *closeapi.Client
 	guard     *guards.Guard
 	srv       *server.MCPServer
@@ -258,51 +260,55 @@ func newEnv(t *testing.T, o envOpts) *env {
 	hs := httptest.NewServer(e.proxy)
 	t.Cleanup(func() { hs.Close(); sb.Close() })
 	e.base = hs.URL + "/api/v1"
-	e.cl = e.newClient(sb.APIKey())
 	e.auditPath = filepath.Join(t.TempDir(), "audit.jsonl")
 	e.restart()
 	return e
 }
 
-// newClient is a Close client on the proxy with the env's timeouts.
+// newClient is a Close client on the proxy with the env's timeouts, built
+// the way the server builds the per-request client of --allow-client-keys.
 func (e *env) newClient(key string) *closeapi.Client {
 	e.t.Helper()
-	cl, err := closeapi.New(closeapi.Options{
-		BaseURL:     e.base,
-		APIKey:      key,
-		HTTPClient:  &http.Client{Timeout: e.opts.timeout},
-		MaxAttempts: e.opts.maxAttempts,
-		RetryBudget: e.opts.budget,
-		Version:     "reliability-test",
-	})
+	cl, err := e.bg.ClientForKey(key)
 	if err != nil {
 		e.t.Fatalf("closeapi: %v", err)
 	}
 	return cl
 }
 
-// restart builds a new guard (with a new, empty in-memory plan store), a
-// new MCP server and a new client on the same sandbox, as a restarted
-// bulkguard process would be.
+// restart wires a new server (a new guard with a new, empty in-memory plan
+// store, a new MCP server) and a new client on the same sandbox and audit
+// log, as a restarted bulkguard process would be.
 func (e *env) restart() {
 	e.t.Helper()
-	log, err := guards.OpenAuditLog(e.auditPath)
-	if err != nil {
-		e.t.Fatalf("audit log: %v", err)
-	}
-	e.t.Cleanup(func() { log.Close() })
 	pol := e.opts.policy
 	pol.Confirm = e.opts.confirm
-	e.guard, err = guards.New(guards.Config{Policy: pol, Audit: log, Environment: "sandbox", Now: e.clock.Now})
+	bg, cleanup, err := bgserver.New(bgserver.Config{
+		Backend: &bgserver.Backend{BaseURL: e.base, APIKey: e.sb.APIKey(), Environment: bgserver.EnvSandbox},
+		CloseClient: closeapi.Options{
+			HTTPClient:  &http.Client{Timeout: e.opts.timeout},
+			MaxAttempts: e.opts.maxAttempts,
+			RetryBudget: e.opts.budget,
+		},
+		Policy:   pol,
+		AuditLog: e.auditPath,
+		Now:      e.clock.Now,
+		Version:  "reliability-test",
+	})
 	if err != nil {
-		e.t.Fatalf("guard: %v", err)
+		e.t.Fatalf("server: %v", err)
 	}
-	e.srv = tools.NewServer(e.deps(e.cl))
+	e.t.Cleanup(cleanup)
+	e.bg, e.cl, e.guard, e.srv = bg, bg.Client(), bg.Guard(), bg.MCP()
 	e.c = connect(e.t, e.srv)
 }
 
+// deps are the tools' dependencies for a second caller of the same guard
+// with Close client cl: what --allow-client-keys gives a request carrying
+// another X-Close-Api-Key. In process, MCP carries no HTTP header, so that
+// caller gets a tools server of its own on the env's guard.
 func (e *env) deps(cl *closeapi.Client) tools.Deps {
-	return tools.Deps{Guard: e.guard, Client: cl, Environment: "sandbox", Confirm: e.opts.confirm, Version: "test"}
+	return tools.Deps{Guard: e.guard, Client: cl, Environment: bgserver.EnvSandbox, Version: "test"}
 }
 
 // connect starts an in-process MCP client on s (modern era, no

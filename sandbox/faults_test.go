@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"flag"
 	"net/http"
 	"strings"
 	"testing"
@@ -145,43 +144,12 @@ func TestIndexLag(t *testing.T) {
 	}
 }
 
-func TestOptionsAndFlags(t *testing.T) {
+func TestOptions(t *testing.T) {
 	bad := []Options{{Leads: -1}, {Leads: MaxLeads + 1}, {FailureRate: 2}, {DropRate: -0.1}, {DeleteRate: -1}, {RateLimit: -1}, {FailureStatus: 404}, {LoadExport: "testdata/nope.json"}}
 	for _, o := range bad {
 		if s, err := New(o); err == nil {
 			s.Close()
 			t.Errorf("New(%+v) accepted", o)
 		}
-	}
-
-	t.Setenv("BULKGUARD_SANDBOX_LEADS", "123")
-	t.Setenv("BULKGUARD_SANDBOX_INDEX_LAG", "45s")
-	t.Setenv("BULKGUARD_SANDBOX_FAIL_RATE", "0.25")
-	var o Options
-	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	o.RegisterFlags(fs)
-	if err := fs.Parse([]string{"--seed", "9", "--rate-limit", "0", "--api-key", "k"}); err != nil {
-		t.Fatal(err)
-	}
-	want := Options{Seed: 9, Leads: 123, APIKey: "k", DeleteRate: 200, BatchSize: 50, RateLimit: 0, FailureRate: 0.25, IndexLag: 45 * time.Second}
-	if o.Seed != want.Seed || o.Leads != want.Leads || o.APIKey != want.APIKey || o.DeleteRate != want.DeleteRate || o.BatchSize != want.BatchSize ||
-		o.RateLimit != want.RateLimit || o.FailureRate != want.FailureRate || o.IndexLag != want.IndexLag {
-		t.Errorf("flags+env: %+v", o)
-	}
-	for _, name := range []string{"seed", "leads", "load", "api-key", "empty-org", "delete-rate", "batch-size", "latency", "rate-limit", "fail-rate", "drop-rate", "drop-after-create", "index-lag"} {
-		f := fs.Lookup(name)
-		if f == nil || !strings.Contains(f.Usage, "BULKGUARD_SANDBOX_") {
-			t.Errorf("flag --%s missing or does not name its environment variable", name)
-		}
-	}
-	if fs.Lookup("rate-limit").DefValue != "20" {
-		t.Errorf("--rate-limit default %s, want 20", fs.Lookup("rate-limit").DefValue)
-	}
-
-	t.Setenv("BULKGUARD_SANDBOX_LEADS", "many")
-	var o2 Options
-	o2.RegisterFlags(flag.NewFlagSet("y", flag.ContinueOnError))
-	if _, err := New(o2); err == nil || !strings.Contains(err.Error(), "BULKGUARD_SANDBOX_LEADS") {
-		t.Errorf("bad env value: %v", err)
 	}
 }

@@ -24,20 +24,18 @@
 //     endpoint group.
 //
 // Go zero values of Options mean "off" or "unlimited" (fast, quiet tests);
-// the command-line defaults of RegisterFlags are the realistic ones (20
-// requests/s per key, 200 deletes/s).
+// the command line's defaults are the realistic ones (20 requests/s per
+// key, 200 deletes/s). This package registers no flags and reads no
+// environment: that is the command line's job.
 package sandbox
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -97,8 +95,6 @@ type Options struct {
 	IndexLag time.Duration
 	// Logger gets debug lines (requests, job progress); nil discards.
 	Logger *slog.Logger
-
-	envErr error
 }
 
 // Faults are the realism knobs that can change while the server runs.
@@ -110,90 +106,6 @@ type Faults struct {
 	DropRate        float64
 	DropAfterCreate int
 	IndexLag        time.Duration
-}
-
-// env reads BULKGUARD_SANDBOX_<name> as the default of a flag. A bad value
-// keeps the built-in default and is reported by New.
-func (o *Options) envDefault(name string, def string) string {
-	if v, ok := os.LookupEnv("BULKGUARD_SANDBOX_" + name); ok && strings.TrimSpace(v) != "" {
-		return strings.TrimSpace(v)
-	}
-	return def
-}
-
-func (o *Options) envErrorf(format string, args ...any) {
-	if o.envErr == nil {
-		o.envErr = fmt.Errorf(format, args...)
-	}
-}
-
-// RegisterFlags adds the sandbox's flags to fs, each defaulting to its
-// BULKGUARD_SANDBOX_* environment variable (named in its usage text), then
-// to a realistic value. `bulkguard sandbox` and `bulkguard --sandbox` share
-// them.
-func (o *Options) RegisterFlags(fs *flag.FlagSet) {
-	str := func(p *string, name, env, def, usage string) {
-		fs.StringVar(p, name, o.envDefault(env, def), usage+" (env BULKGUARD_SANDBOX_"+env+")")
-	}
-	integer := func(p *int, name, env string, def int, usage string) {
-		v := def
-		if s := o.envDefault(env, ""); s != "" {
-			if n, err := strconv.Atoi(s); err == nil {
-				v = n
-			} else {
-				o.envErrorf("BULKGUARD_SANDBOX_%s=%q: not an integer", env, s)
-			}
-		}
-		fs.IntVar(p, name, v, usage+" (env BULKGUARD_SANDBOX_"+env+")")
-	}
-	float := func(p *float64, name, env string, def float64, usage string) {
-		v := def
-		if s := o.envDefault(env, ""); s != "" {
-			if f, err := strconv.ParseFloat(s, 64); err == nil {
-				v = f
-			} else {
-				o.envErrorf("BULKGUARD_SANDBOX_%s=%q: not a number", env, s)
-			}
-		}
-		fs.Float64Var(p, name, v, usage+" (env BULKGUARD_SANDBOX_"+env+")")
-	}
-	duration := func(p *time.Duration, name, env string, usage string) {
-		var v time.Duration
-		if s := o.envDefault(env, ""); s != "" {
-			if d, err := time.ParseDuration(s); err == nil {
-				v = d
-			} else {
-				o.envErrorf("BULKGUARD_SANDBOX_%s=%q: not a duration like 250ms or 30s", env, s)
-			}
-		}
-		fs.DurationVar(p, name, v, usage+" (env BULKGUARD_SANDBOX_"+env+")")
-	}
-	seed := int64(1)
-	if s := o.envDefault("SEED", ""); s != "" {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			seed = n
-		} else {
-			o.envErrorf("BULKGUARD_SANDBOX_SEED=%q: not an integer", s)
-		}
-	}
-	fs.Int64Var(&o.Seed, "seed", seed, "`n`: seed of the demo organization; the same seed gives the same data (env BULKGUARD_SANDBOX_SEED)")
-	integer(&o.Leads, "leads", "LEADS", 2000, "`n` demo leads to seed, at most 1000000")
-	str(&o.LoadExport, "load", "LOAD", "", "`file`: serve a Close JSON lead export (format json, type leads; .json or .json.gz) instead of demo data")
-	str(&o.APIKey, "api-key", "API_KEY", DemoAPIKey, "`key` clients must present (Basic auth user or Bearer)")
-	empty := o.envDefault("EMPTY", "false")
-	eb, err := strconv.ParseBool(empty)
-	if err != nil {
-		o.envErrorf("BULKGUARD_SANDBOX_EMPTY=%q: not a boolean", empty)
-	}
-	fs.BoolVar(&o.EmptyOrg, "empty-org", eb, "start with no leads (users, statuses, custom fields and Smart Views only) (env BULKGUARD_SANDBOX_EMPTY)")
-	float(&o.DeleteRate, "delete-rate", "DELETE_RATE", 200, "`rate`: objects per second a bulk delete removes; 0 = unlimited")
-	integer(&o.BatchSize, "batch-size", "BATCH_SIZE", 50, "objects a bulk delete removes per `batch`")
-	duration(&o.Latency, "latency", "LATENCY", "added to every response, e.g. 150ms")
-	integer(&o.RateLimit, "rate-limit", "RATE_LIMIT", 20, "requests per second per API key before 429; 0 = off")
-	float(&o.FailureRate, "fail-rate", "FAIL_RATE", 0, "share (0-1) of requests answered 503 without being processed")
-	float(&o.DropRate, "drop-rate", "DROP_RATE", 0, "share (0-1) of requests whose connection is dropped unanswered")
-	integer(&o.DropAfterCreate, "drop-after-create", "DROP_AFTER_CREATE", 0, "drop the connection of the `n`-th accepted bulk-delete create after creating the job; 0 = never")
-	duration(&o.IndexLag, "index-lag", "INDEX_LAG", "how long deleted objects stay counted by /data/search/, e.g. 30s")
 }
 
 // Server is the sandbox: an http.Handler for /api/v1/… plus the bulk-delete
@@ -236,9 +148,6 @@ type Server struct {
 
 // New builds the organization and returns a Server ready to serve.
 func New(o Options) (*Server, error) {
-	if o.envErr != nil {
-		return nil, o.envErr
-	}
 	switch {
 	case o.Leads < 0 || o.Leads > MaxLeads:
 		return nil, fmt.Errorf("sandbox: leads must be between 0 and %d, got %d", MaxLeads, o.Leads)

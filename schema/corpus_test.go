@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"os"
@@ -134,13 +133,4 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-func compact(t testing.TB, s string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := json.Compact(&b, []byte(s)); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }

@@ -179,7 +179,7 @@ func describeType(t reflect.Type) string {
 // the value itself when it is short.
 func describeJSON(v json.RawMessage) string {
 	v = bytes.TrimSpace(v)
-	kind := "a value"
+	var kind string
 	switch {
 	case len(v) == 0:
 		return "nothing"

@@ -74,7 +74,8 @@ type confirmation struct {
 // so the check and its audit record live in one place.
 func (t *toolset) confirmAndRun(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client, confirm string, c confirmation) *mcp.CallToolResult {
 	principal := cl.Principal()
-	if t.d.Confirm != guards.ConfirmPhrase && (len(req.Params.InputResponses) > 0 || req.Params.RequestState != "") {
+	mode := t.d.Guard.Policy().Confirm
+	if mode != guards.ConfirmPhrase && (len(req.Params.InputResponses) > 0 || req.Params.RequestState != "") {
 		return t.confirmed(ctx, req, principal, c)
 	}
 	pending, err := c.begin(ctx)
@@ -84,7 +85,7 @@ func (t *toolset) confirmAndRun(ctx context.Context, req mcp.CallToolRequest, cl
 	// With --confirm=phrase the form is never used, even when the client
 	// declares it: some clients declare elicitation but answer cancel
 	// without showing anything, which would make every delete impossible.
-	if t.d.Confirm != guards.ConfirmPhrase && canElicitForm(ctx) {
+	if mode != guards.ConfirmPhrase && canElicitForm(ctx) {
 		state, err := t.d.Guard.SealState(pending, principal)
 		if err != nil {
 			// Only a programming fault (no principal) gets here; say so
@@ -96,17 +97,6 @@ func (t *toolset) confirmAndRun(ctx context.Context, req mcp.CallToolRequest, cl
 			Message:         elicitMessage(pending),
 			RequestedSchema: phraseSchema(pending.Phrase),
 		}).ToolResult()
-	}
-	if t.d.Confirm == guards.ConfirmElicit && t.d.Guard.Policy().Confirm != guards.ConfirmElicit {
-		// The operator asked for elicit-only but the guard was built
-		// without it: hold the line here. (When the guard has it, the
-		// guard refuses and records the refusal itself.)
-		return t.refuse(&guards.Refusal{
-			Code:    guards.CodeElicitationRequired,
-			Pointer: "/confirm",
-			Problem: "this server accepts only a confirmation the person types into the client's confirmation form, and this client cannot show one",
-			Next:    "Use an MCP client that supports form elicitation, or ask the operator to run bulkguard with --confirm=auto.",
-		}, principal, c.target)
 	}
 	return c.run(ctx, guards.Confirmation{By: guards.ConfirmedByPhrase, Phrase: confirm})
 }
@@ -158,7 +148,7 @@ func (t *toolset) confirmed(ctx context.Context, req mcp.CallToolRequest, princi
 	if !ok || typed != pending.Phrase {
 		problem := "the person did not type the confirmation phrase"
 		if ok && typed != "" {
-			problem = fmt.Sprintf("the person typed %q, which is not the confirmation phrase %q", clip(typed, 80), pending.Phrase)
+			problem = fmt.Sprintf("the person typed %q, which is not the confirmation phrase %q", guards.Clip(typed, 80), pending.Phrase)
 		}
 		return t.refuse(&guards.Refusal{
 			Code:    guards.CodeConfirmationMismatch,
@@ -214,12 +204,4 @@ func phraseSchema(phrase string) map[string]any {
 		},
 		"required": []string{"phrase"},
 	}
-}
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }

@@ -211,20 +211,6 @@ func TestPhraseConfirmation(t *testing.T) {
 	}
 }
 
-// TestElicitOnlyDepsWithoutGuardPolicy: Deps.Confirm=elicit holds even if
-// the guard was built in auto mode.
-func TestElicitOnlyDepsWithoutGuardPolicy(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, fixtureOpts{})
-	d := f.deps
-	d.Confirm = guards.ConfirmElicit
-	c := inProcess(t, NewServer(d), eras[1], nil)
-	_, q := f.pickLeads(1)
-	p := preview(t, c, map[string]any{"s_query": q})
-	wantRefusal(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}), guards.CodeElicitationRequired)
-	f.wantCreates(t, 0)
-}
-
 // TestUrlOnlyClientNotSentForm: a client that declared only URL-mode
 // elicitation must not be sent a form (spec); it is treated as unable to
 // elicit.

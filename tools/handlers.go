@@ -84,22 +84,11 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 	if e := decodeArgs(req, &a, "s_query", "sort"); e != nil {
 		return argErrorResult(e)
 	}
+	// Whether s_query or smart_view_id (one of them, never both), a usable
+	// Smart View id and results_limit ≥ 1 are the guard's rules (Preview):
+	// judged there once, in one wording, and recorded.
 	hasQuery, hasView := len(a.SQuery) > 0, a.SmartViewID != ""
-	switch {
-	case hasQuery && hasView:
-		return argErrorResult(&argError{Pointer: "/smart_view_id", Problem: "s_query and smart_view_id were both given",
-			Next: "Give one of them: s_query for a query you wrote or pasted, smart_view_id to delete what a Smart View matches."})
-	case !hasQuery && !hasView:
-		return argErrorResult(&argError{Pointer: "/s_query", Problem: "s_query or smart_view_id is required",
-			Next: "Pass s_query (a Close structured query) or smart_view_id (from lookup_close_ids kind smart_views)."})
-	}
 	in := guards.PreviewInput{SmartViewID: a.SmartViewID, SendDoneEmail: a.SendDoneEmail}
-	if hasView {
-		if err := closeapi.ValidateSmartViewID(a.SmartViewID); err != nil {
-			return argErrorResult(&argError{Pointer: "/smart_view_id", Problem: "not a Smart View id (save_…)",
-				Next: "Get the id from lookup_close_ids with kind smart_views."})
-		}
-	}
 	var wrapped *schema.Request
 	if hasQuery {
 		r, err := schema.Decode(a.SQuery)
@@ -124,10 +113,6 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		in.Sort = s
 	}
 	if a.ResultsLimit != nil {
-		if *a.ResultsLimit < 1 {
-			return argErrorResult(&argError{Pointer: "/results_limit", Problem: fmt.Sprintf("must be at least 1, got %d", *a.ResultsLimit),
-				Next: "Leave results_limit out to delete every match, or give a positive number."})
-		}
 		if wrapped != nil && wrapped.ResultsLimit != nil && *wrapped.ResultsLimit != *a.ResultsLimit {
 			return argErrorResult(&argError{Pointer: "/results_limit", Problem: fmt.Sprintf("s_query already has results_limit %d, and results_limit gives %d", *wrapped.ResultsLimit, *a.ResultsLimit),
 				Next: "Give results_limit once: inside s_query or as results_limit."})
@@ -163,13 +148,11 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		Sample:             p.Sample,
 		Warnings:           p.Warnings,
 		Executable:         p.Executable,
+		Refusal:            p.Refusal,
 		ConfirmationPhrase: p.ConfirmationPhrase,
 	}
 	if out.Sample == nil {
 		out.Sample = []closeapi.SampleItem{}
-	}
-	if p.Refusal != nil {
-		out.Refusal = &refusalOut{Code: p.Refusal.Code, Pointer: p.Refusal.Pointer, Problem: p.Refusal.Problem, Next: p.Refusal.Next}
 	}
 	if !p.ExpiresAt.IsZero() {
 		e := p.ExpiresAt.UTC()
@@ -272,16 +255,7 @@ func (t *toolset) create(ctx context.Context, req mcp.CallToolRequest, cl *close
 			if ex == nil || ex.Job == nil {
 				return nil // a guard fault: wrap turns it into a JSON-RPC error
 			}
-			r := ex.Receipt
-			out := createResult{
-				Environment: t.env(),
-				Job:         ex.Job,
-				Receipt: receiptOut{
-					PlanID: r.PlanID, Previewed: r.Previewed, Recounted: r.Recounted,
-					ResultsLimitSent: r.ResultsLimitSent, ConfirmedBy: r.ConfirmedBy,
-					AuditID: r.AuditID, Reconciled: r.Reconciled,
-				},
-			}
+			out := createResult{Environment: t.env(), Job: ex.Job, Receipt: ex.Receipt}
 			return structuredResult(out, createText(&out))
 		},
 	})
@@ -328,7 +302,7 @@ func (t *toolset) list(ctx context.Context, req mcp.CallToolRequest, cl *closeap
 		}
 		skip = *a.Skip
 	}
-	if a.Status != "" && !slices.Contains(jobStatuses, a.Status) {
+	if a.Status != "" && !slices.Contains(jobStatuses, string(a.Status)) {
 		return argErrorResult(&argError{Pointer: "/status", Problem: fmt.Sprintf("%q is not a job status", a.Status), Next: "Use one of: " + strings.Join(jobStatuses, ", ") + "."})
 	}
 	if a.ObjectType != "" && !slices.Contains(jobObjectTypes, a.ObjectType) {
@@ -349,7 +323,7 @@ func (t *toolset) list(ctx context.Context, req mcp.CallToolRequest, cl *closeap
 		return structuredResult(out, listText(&out))
 	}
 	match := func(j *closeapi.BulkDelete) bool {
-		return (a.Status == "" || j.StatusString() == a.Status) && (a.ObjectType == "" || j.BulkObjectType == a.ObjectType)
+		return (a.Status == "" || j.StatusString() == string(a.Status)) && (a.ObjectType == "" || j.BulkObjectType == a.ObjectType)
 	}
 	offset := skip
 	for {
@@ -388,7 +362,7 @@ func (t *toolset) list(ctx context.Context, req mcp.CallToolRequest, cl *closeap
 }
 
 var (
-	jobStatuses    = []string{"created", "loading", "processing", "done", "paused", "resuming", "error"}
+	jobStatuses    = guards.JobStatuses()
 	jobObjectTypes = []string{"lead", "contact", "call", "custom_activity", "form_submission"}
 )
 
@@ -416,7 +390,7 @@ func jobID(id string) *argError {
 		return errRequired("id", "a bulkdelete_… id from create_bulk_delete or list_bulk_deletes")
 	}
 	if err := closeapi.ValidateBulkDeleteID(id); err != nil {
-		return &argError{Pointer: "/id", Problem: fmt.Sprintf("%q is not a bulk-delete job id (bulkdelete_…)", clip(id, 60)),
+		return &argError{Pointer: "/id", Problem: fmt.Sprintf("%q is not a bulk-delete job id (bulkdelete_…)", guards.Clip(id, 60)),
 			Next: "Use the id create_bulk_delete or list_bulk_deletes returned."}
 	}
 	return nil
@@ -428,7 +402,7 @@ func (t *toolset) jobResult(j *closeapi.BulkDelete, headline string) *mcp.CallTo
 	switch {
 	case out.Progress.Terminal:
 		text += " The job is finished."
-	case j.StatusString() == "paused":
+	case j.StatusString() == guards.JobPaused:
 		text += " The job is paused; resume_bulk_delete continues it after the person confirms."
 	default:
 		text += " Still running: call get_bulk_delete again in a few seconds; pause_bulk_delete stops it."
@@ -499,59 +473,25 @@ func (t *toolset) resume(ctx context.Context, req mcp.CallToolRequest, cl *close
 // lookupMax bounds the items of one lookup; name narrows it.
 const lookupMax = 200
 
-var lookupKinds = []string{"lead_statuses", "custom_fields", "smart_views", "users"}
+var lookupKinds = guards.LookupKinds()
 
 func (t *toolset) lookup(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
 	var a lookupArgs
 	if e := decodeArgs(req, &a); e != nil {
 		return argErrorResult(e)
 	}
-	if a.Kind == "" {
+	kind := string(a.Kind)
+	if kind == "" {
 		return argErrorResult(errRequired("kind", strings.Join(lookupKinds, ", ")))
 	}
-	if !slices.Contains(lookupKinds, a.Kind) {
-		return argErrorResult(&argError{Pointer: "/kind", Problem: fmt.Sprintf("%q is not a kind of id", a.Kind), Next: "Use one of: " + strings.Join(lookupKinds, ", ") + "."})
+	if !slices.Contains(lookupKinds, kind) {
+		return argErrorResult(&argError{Pointer: "/kind", Problem: fmt.Sprintf("%q is not a kind of id", kind), Next: "Use one of: " + strings.Join(lookupKinds, ", ") + "."})
 	}
-	var items []lookupItem
-	switch a.Kind {
-	case "lead_statuses":
-		v, err := cl.LeadStatuses(ctx)
-		if err != nil {
-			return failure(err, effectNone, "")
-		}
-		for _, s := range v {
-			items = append(items, lookupItem{ID: s.ID, Name: s.Label})
-		}
-	case "custom_fields":
-		v, err := cl.LeadCustomFields(ctx)
-		if err != nil {
-			return failure(err, effectNone, "")
-		}
-		for _, f := range v {
-			items = append(items, lookupItem{ID: f.ID, Name: f.Name, Type: f.Type, Choices: f.Choices})
-		}
-	case "smart_views":
-		v, err := cl.SmartViews(ctx)
-		if err != nil {
-			return failure(err, effectNone, "")
-		}
-		for _, s := range v {
-			items = append(items, lookupItem{ID: s.ID, Name: s.Name, Type: s.Type})
-		}
-	case "users":
-		v, err := cl.Users(ctx)
-		if err != nil {
-			return failure(err, effectNone, "")
-		}
-		for _, u := range v {
-			name := u.DisplayName
-			if name == "" {
-				name = strings.TrimSpace(u.FirstName + " " + u.LastName)
-			}
-			items = append(items, lookupItem{ID: u.ID, Name: name, Email: u.Email})
-		}
+	items, err := t.d.Guard.Lookup(ctx, cl, kind)
+	if err != nil {
+		return failure(err, effectNone, "")
 	}
-	out := lookupResult{Environment: t.env(), Kind: a.Kind, Items: []lookupItem{}}
+	out := lookupResult{Environment: t.env(), Kind: kind, Items: []guards.LookupItem{}}
 	needle := strings.ToLower(strings.TrimSpace(a.Name))
 	for _, it := range items {
 		if needle != "" && !strings.Contains(strings.ToLower(it.Name), needle) {

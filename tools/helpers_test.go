@@ -82,7 +82,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatalf("guard: %v", err)
 	}
-	f.deps = Deps{Guard: f.guard, Client: f.cl, Environment: "sandbox", ReadOnly: o.readOnly, Confirm: o.confirm, Version: "test"}
+	f.deps = Deps{Guard: f.guard, Client: f.cl, Environment: "sandbox", ReadOnly: o.readOnly, Version: "test"}
 	f.srv = NewServer(f.deps)
 	return f
 }

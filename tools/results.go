@@ -72,7 +72,8 @@ func refusalResult(r *guards.Refusal) *mcp.CallToolResult {
 // what names the object the call was about (for 404s), e.g. "bulk-delete
 // job bulkdelete_x".
 func failure(err error, eff effect, what string) *mcp.CallToolResult {
-	if r, ok := guards.AsRefusal(err); ok {
+	var r *guards.Refusal
+	if errors.As(err, &r) {
 		return refusalResult(r)
 	}
 	var ae *argError
@@ -114,17 +115,15 @@ func failure(err error, eff effect, what string) *mcp.CallToolResult {
 	return errorResult(text)
 }
 
-// guardContext is the guard's part of a wrapped error ("guards: <what it
-// did>: closeapi: …"), without the Close part closeProblem already told.
+// guardContext is the guard's own account of a failed step (what it was
+// doing, what became of the plan), without the cause closeProblem already
+// told.
 func guardContext(err error) string {
-	s, ok := strings.CutPrefix(err.Error(), "guards: ")
-	if !ok {
+	var ge *guards.Error
+	if !errors.As(err, &ge) {
 		return ""
 	}
-	if i := strings.Index(s, ": closeapi: "); i >= 0 {
-		s = s[:i]
-	}
-	return strings.TrimRight(s, ". ")
+	return strings.TrimRight(ge.Op, ". ")
 }
 
 // mayHaveActed reports whether the failed call's write may have taken
@@ -209,6 +208,12 @@ func closeProblem(err error, what string) (problem, next string) {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "the call timed out", "Try again."
 	}
+	// Not Close's: the cause itself (the guard's account of it is added
+	// by failure, from guardContext).
+	var ge *guards.Error
+	if errors.As(err, &ge) {
+		err = ge.Err
+	}
 	return trimPrefix(err.Error()), ""
 }
 
@@ -247,7 +252,7 @@ func progressOf(j *closeapi.BulkDelete) progressOut {
 		p.Processed = max(p.Processed, j.NLeadsProcessed)
 	}
 	status := j.StatusString()
-	p.Terminal = status == "done" || status == "error"
+	p.Terminal = guards.JobFinished(status)
 	if total != nil {
 		t := *total
 		p.Total = &t
@@ -255,11 +260,11 @@ func progressOf(j *closeapi.BulkDelete) progressOut {
 		switch {
 		case t > 0:
 			pct = math.Round(float64(p.Processed)*1000/float64(t)) / 10
-		case status == "done":
+		case status == guards.JobDone:
 			pct = 100
 		}
 		p.Percent = &pct
-	} else if status == "done" {
+	} else if status == guards.JobDone {
 		pct := 100.0
 		p.Percent = &pct
 	}

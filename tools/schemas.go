@@ -46,6 +46,10 @@ func schemaMapper(t reflect.Type) *jsonschema.Schema {
 		return &jsonschema.Schema{AnyOf: []*jsonschema.Schema{refQuery, wrapper}}
 	case reflect.TypeFor[sortArg]():
 		return &jsonschema.Schema{Type: "array", Items: refSortSpec}
+	case reflect.TypeFor[jobStatusArg]():
+		return stringEnum(jobStatuses)
+	case reflect.TypeFor[lookupKindArg]():
+		return stringEnum(lookupKinds)
 	case reflect.TypeFor[closeapi.BulkDelete]():
 		// Close's job object, passed through whole (17 keys, most
 		// nullable, closeapi.Time among them, which reflection would
@@ -53,6 +57,15 @@ func schemaMapper(t reflect.Type) *jsonschema.Schema {
 		return &jsonschema.Schema{Type: "object"}
 	}
 	return nil
+}
+
+// stringEnum is the schema of a string that must be one of values.
+func stringEnum(values []string) *jsonschema.Schema {
+	enum := make([]any, 0, len(values))
+	for _, v := range values {
+		enum = append(enum, v)
+	}
+	return &jsonschema.Schema{Type: "string", Enum: enum}
 }
 
 func reflector() *jsonschema.Reflector {

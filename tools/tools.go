@@ -27,9 +27,6 @@ type Deps struct {
 	Environment string
 	// ReadOnly registers only the four tools that change nothing.
 	ReadOnly bool
-	// Confirm is the confirmation mode; with guards.ConfirmElicit a client
-	// that cannot show a form cannot delete (the guard refuses too).
-	Confirm guards.ConfirmMode
 	// AllowClientKeys lets an HTTP request choose its Close credential with
 	// the X-Close-Api-Key header; ClientForKey builds the client for it.
 	AllowClientKeys bool

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulkguard/bulkguard/closeapi"
+	"github.com/bulkguard/bulkguard/guards"
 )
 
 // Argument structs. They are the single source of the input schemas
@@ -47,11 +48,15 @@ type createArgs struct {
 
 // listArgs are list_bulk_deletes' arguments.
 type listArgs struct {
-	Limit      *int   `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100"`
-	Skip       *int   `json:"skip,omitempty" jsonschema:"minimum=0"`
-	Status     string `json:"status,omitempty" jsonschema:"enum=created,enum=loading,enum=processing,enum=done,enum=paused,enum=resuming,enum=error"`
-	ObjectType string `json:"object_type,omitempty"`
+	Limit      *int         `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100"`
+	Skip       *int         `json:"skip,omitempty" jsonschema:"minimum=0"`
+	Status     jobStatusArg `json:"status,omitempty"`
+	ObjectType string       `json:"object_type,omitempty"`
 }
+
+// jobStatusArg is a job status; its schema's enum is guards.JobStatuses
+// (see schemaMapper), so the list lives in one place.
+type jobStatusArg string
 
 // idArgs are get_bulk_delete's and pause_bulk_delete's arguments.
 type idArgs struct {
@@ -64,10 +69,14 @@ type resumeArgs struct {
 	Confirm string `json:"confirm,omitempty" jsonschema_description:"Only without a form: what the person typed."`
 }
 
+// lookupKindArg is a kind of id; its schema's enum is guards.LookupKinds
+// (see schemaMapper).
+type lookupKindArg string
+
 // lookupArgs are lookup_close_ids' arguments.
 type lookupArgs struct {
-	Kind string `json:"kind" jsonschema:"required,enum=lead_statuses,enum=custom_fields,enum=smart_views,enum=users"`
-	Name string `json:"name,omitempty"`
+	Kind lookupKindArg `json:"kind" jsonschema:"required"`
+	Name string        `json:"name,omitempty"`
 }
 
 // Result structs: the structuredContent of successful calls and the source
@@ -86,35 +95,15 @@ type previewResult struct {
 	Sample             []closeapi.SampleItem `json:"sample" jsonschema:"required"`
 	Warnings           []string              `json:"warnings,omitempty"`
 	Executable         bool                  `json:"executable" jsonschema:"required"`
-	Refusal            *refusalOut           `json:"refusal,omitempty"`
+	Refusal            *guards.Refusal       `json:"refusal,omitempty"`
 	ConfirmationPhrase string                `json:"confirmation_phrase,omitempty"`
 	ExpiresAt          *time.Time            `json:"expires_at,omitempty"`
-}
-
-// refusalOut is why a plan cannot be executed and what to change.
-type refusalOut struct {
-	Code    string `json:"code"`
-	Pointer string `json:"pointer,omitempty"`
-	Problem string `json:"problem"`
-	Next    string `json:"next"`
 }
 
 type createResult struct {
 	Environment string               `json:"environment" jsonschema:"required"`
 	Job         *closeapi.BulkDelete `json:"job" jsonschema:"required"`
-	Receipt     receiptOut           `json:"receipt" jsonschema:"required"`
-}
-
-type receiptOut struct {
-	PlanID           string `json:"plan_id"`
-	Previewed        int    `json:"previewed"`
-	Recounted        int    `json:"recounted"`
-	ResultsLimitSent int    `json:"results_limit_sent"`
-	ConfirmedBy      string `json:"confirmed_by"`
-	AuditID          string `json:"audit_id"`
-	// Reconciled: the create's answer was lost and the job was found in
-	// Close's job list instead.
-	Reconciled bool `json:"reconciled,omitempty"`
+	Receipt     guards.Receipt       `json:"receipt" jsonschema:"required"`
 }
 
 type listResult struct {
@@ -141,16 +130,8 @@ type progressOut struct {
 }
 
 type lookupResult struct {
-	Environment string       `json:"environment" jsonschema:"required"`
-	Kind        string       `json:"kind"`
-	Items       []lookupItem `json:"items" jsonschema:"required"`
-	Truncated   bool         `json:"truncated,omitempty"`
-}
-
-type lookupItem struct {
-	ID      string   `json:"id"`
-	Name    string   `json:"name"`
-	Type    string   `json:"type,omitempty"`
-	Choices []string `json:"choices,omitempty"`
-	Email   string   `json:"email,omitempty"`
+	Environment string              `json:"environment" jsonschema:"required"`
+	Kind        string              `json:"kind"`
+	Items       []guards.LookupItem `json:"items" jsonschema:"required"`
+	Truncated   bool                `json:"truncated,omitempty"`
 }

@@ -181,7 +181,7 @@ func run(ctx context.Context, bin string, leads, nClients, nCalls int, logLevel 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := mrand.New(mrand.NewPCG(uint64(i), 42))
+			r := mrand.New(mrand.NewPCG(uint64(i), 42)) //nolint:gosec // G115: i is a client index, never negative
 			for j := 0; j < nCalls; j++ {
 				name, args := fx.next(r, j)
 				t := time.Now()

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,12 +21,11 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
 	"github.com/bulkguard/bulkguard/schema"
-	"github.com/bulkguard/bulkguard/tools"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -84,29 +82,22 @@ type previewResult struct {
 	ConfirmationPhrase string `json:"confirmation_phrase"`
 }
 
-// newClient serves the demo sandbox over HTTP and connects an in-process MCP
-// client to bulkguard's tools on it, as `bulkguard --sandbox` wires them.
-func newClient(t *testing.T) (*client.Client, *sandbox.Server) {
+// newClient serves the demo sandbox and connects an in-process MCP client
+// to bulkguard's tools on it, wired by internal/server as `bulkguard
+// --sandbox` wires them.
+func newClient(t *testing.T) (*client.Client, *server.Server) {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{Now: func() time.Time { return now }})
+	srv, cleanup, err := server.New(server.Config{
+		SandboxOptions: sandbox.Options{Now: func() time.Time { return now }},
+		Policy:         guards.Policy{Confirm: guards.ConfirmAuto},
+		AuditLog:       filepath.Join(t.TempDir(), "audit.jsonl"),
+		Version:        "examples-test",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(sb)
-	t.Cleanup(func() { ts.Close(); sb.Close() })
-	cl, err := closeapi.New(closeapi.Options{BaseURL: ts.URL + "/api/v1", APIKey: sb.APIKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit, err := guards.OpenAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := guards.New(guards.Config{Audit: audit, Environment: "sandbox"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := tools.NewServer(tools.Deps{Guard: g, Client: cl, Environment: "sandbox", Confirm: guards.ConfirmAuto, Version: "examples-test"})
+	t.Cleanup(cleanup)
+	s := srv.MCP()
 	c, err := client.NewInProcessClient(s)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +112,7 @@ func newClient(t *testing.T) (*client.Client, *sandbox.Server) {
 	if _, err := c.Initialize(ctx, init); err != nil {
 		t.Fatal(err)
 	}
-	return c, sb
+	return c, srv
 }
 
 // preview calls preview_bulk_delete with args and decodes the result; a
@@ -308,13 +299,8 @@ func TestReadme(t *testing.T) {
 			t.Errorf("README.md does not describe %s", f)
 		}
 	}
-	_, sb := newClient(t)
-	ts := httptest.NewServer(sb)
-	defer ts.Close()
-	cl, err := closeapi.New(closeapi.Options{BaseURL: ts.URL + "/api/v1", APIKey: sb.APIKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, srv := newClient(t)
+	cl := srv.Client()
 	ctx := context.Background()
 	known := map[string]bool{}
 	statuses, err := cl.LeadStatuses(ctx)

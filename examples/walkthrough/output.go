@@ -54,7 +54,6 @@ func (w *writer) println(s string) {
 
 func (w *writer) title(s string) { w.println(w.paint(bold, s) + "\n") }
 func (w *writer) note(s string)  { w.println(w.dim(s)) }
-func (w *writer) raw(s string)   { w.println(s) }
 
 // step starts a section.
 func (w *writer) step(s string) { w.println("\n" + w.paint(bold+blue, "▸ "+s)) }

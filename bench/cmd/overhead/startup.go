@@ -24,11 +24,10 @@ type startConfig struct {
 }
 
 type startResult struct {
-	lat       []time.Duration
-	rss, hwm  []int64
-	firstErr  error
-	starts    int
-	exitClean int
+	lat      []time.Duration
+	rss, hwm []int64
+	firstErr error
+	starts   int
 }
 
 // measureStartup starts each configuration c.startups times, one at a

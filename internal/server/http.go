@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mark3labs/mcp-go/server"
+	mcpserver "github.com/mark3labs/mcp-go/server"
 )
 
 const (
@@ -27,53 +27,45 @@ const (
 	pathMessage = "/message"
 	pathHealthz = "/healthz"
 
-	// bodyReadTimeout bounds how long a client may take to send a request
-	// body (slow-body attacks), in place of a connection-wide ReadTimeout.
-	bodyReadTimeout = 30 * time.Second
-	// shutdownTimeout bounds a graceful shutdown before connections are cut.
-	shutdownTimeout = 10 * time.Second
+	// DefaultMaxBodyBytes is the body limit when Config.MaxBodyBytes is 0.
+	DefaultMaxBodyBytes ByteSize = 1 << 20
+	// defaultReadHeaderTimeout bounds how long a client may take to send
+	// its request headers.
+	defaultReadHeaderTimeout = 10 * time.Second
+	// defaultBodyReadTimeout bounds how long a client may take to send a
+	// request body (slow-body attacks), in place of a connection-wide
+	// ReadTimeout.
+	defaultBodyReadTimeout = 30 * time.Second
+	// ShutdownTimeout bounds a graceful shutdown before connections are cut.
+	ShutdownTimeout = 10 * time.Second
 )
 
-type httpConfig struct {
-	transport   string // "http" or "sse"
-	listen      string
-	token       string // empty: generate one
-	maxBody     int64
-	environment string
-	version     string
+// ListenAndServe serves MCP over streamable HTTP (/mcp) or HTTP+SSE (/sse
+// and /message), plus an unauthenticated GET /healthz, on Config.Listen
+// until ctx is cancelled.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	return s.ServeListener(ctx, ln)
 }
 
-// serveHTTP serves MCP over streamable HTTP (/mcp) or HTTP+SSE (/sse and
-// /message), plus an unauthenticated GET /healthz, until ctx is cancelled.
-func serveHTTP(ctx context.Context, s *server.MCPServer, hc httpConfig, logger *slog.Logger, stderr io.Writer) error {
-	token := hc.token
-	if token == "" {
-		var err error
-		if token, err = newToken(); err != nil {
-			return err
-		}
-		// Printed once, straight to stderr rather than through the logger:
-		// log lines are shipped and kept, and a credential must not be.
-		fmt.Fprintf(stderr, "bulkguard: generated HTTP bearer token (set --http-token or BULKGUARD_HTTP_TOKEN to choose one):\n  Authorization: Bearer %s\n", token)
-	}
-
-	ln, err := net.Listen("tcp", hc.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", hc.listen, err)
-	}
-	mux, shutdownMCP := newMux(s, hc, token, logger)
-	srv := newHTTPServer(mux, logger)
+// ServeListener is ListenAndServe on a listener of the caller's.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	h, shutdownMCP := s.Handler()
+	srv := newHTTPServer(h, s.log, s.cfg.ReadHeaderTimeout)
 
 	addr := ln.Addr().String()
 	endpoint := pathMCP
-	if hc.transport == "sse" {
+	if s.cfg.Transport == TransportSSE {
 		endpoint = pathSSE
 	}
-	logger.Info("listening", "transport", hc.transport, "url", "http://"+addr+endpoint, "addr", addr, "healthz", "http://"+addr+pathHealthz)
+	s.log.Info("listening", "transport", s.cfg.Transport, "url", "http://"+addr+endpoint, "addr", addr, "healthz", "http://"+addr+pathHealthz)
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		// mcp-go's DNS-rebinding check only applies to loopback connections,
 		// and the bearer token travels in clear text over plain HTTP.
-		logger.Warn("listening beyond loopback: put a TLS-terminating proxy in front so the bearer token is not sent in clear text", "addr", addr)
+		s.log.Warn("listening beyond loopback: put a TLS-terminating proxy in front so the bearer token is not sent in clear text", "addr", addr)
 	}
 
 	errc := make(chan error, 1)
@@ -85,8 +77,8 @@ func serveHTTP(ctx context.Context, s *server.MCPServer, hc httpConfig, logger *
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	// Close the long-lived streams first: http.Server.Shutdown waits for
 	// active connections, and an open SSE stream never becomes idle.
@@ -98,37 +90,61 @@ func serveHTTP(ctx context.Context, s *server.MCPServer, hc httpConfig, logger *
 	return nil
 }
 
-// newMux builds the routes for hc.transport. The returned function ends the
-// transport's open sessions and streams.
-func newMux(s *server.MCPServer, hc httpConfig, token string, logger *slog.Logger) (*http.ServeMux, func(context.Context)) {
+// Handler is the HTTP side of the server: /healthz, and /mcp (streamable
+// HTTP) or /sse and /message (HTTP+SSE, with Config.Transport "sse"), each
+// behind the Origin check, the bearer token and the body limit. shutdown
+// ends the transport's open sessions and streams.
+func (s *Server) Handler() (h http.Handler, shutdown func(context.Context)) {
+	cfg := s.cfg
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+pathHealthz, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{
-			"status": "ok", "version": hc.version, "transport": hc.transport, "environment": hc.environment,
+			"status": "ok", "version": cfg.Version, "transport": cfg.Transport, "environment": s.backend.Environment,
 		})
 	})
 	guard := func(h http.Handler) http.Handler {
-		return checkOrigin(requireBearer(token, limitBody(hc.maxBody, h)))
+		return checkOrigin(requireBearer(s.token, limitBody(int64(cfg.MaxBodyBytes), cfg.BodyReadTimeout, h)))
 	}
-	var shutdown func(context.Context)
-	switch hc.transport {
-	case "sse":
+	switch cfg.Transport {
+	case TransportSSE:
 		// DNS-rebinding protection is mcp-go's default (it is only off with
 		// WithSSEDisableLocalhostProtection(true)); it runs inside ServeHTTP.
 		// No base URL: the endpoint event then carries a relative
 		// "/message?sessionId=…" that works behind any host name or proxy.
-		sse := server.NewSSEServer(s)
+		sse := mcpserver.NewSSEServer(s.mcp)
 		mux.Handle(pathSSE, guard(sse))
 		mux.Handle(pathMessage, guard(sse))
 		shutdown = func(context.Context) { sse.CloseSessions() }
 	default:
 		// DNS-rebinding protection stays on (WithDisableLocalhostProtection
 		// is never passed).
-		h := server.NewStreamableHTTPServer(s, server.WithStreamableHTTPLogger(logger))
+		h := mcpserver.NewStreamableHTTPServer(s.mcp, mcpserver.WithStreamableHTTPLogger(s.log))
 		mux.Handle(pathMCP, guard(h))
 		shutdown = func(ctx context.Context) { _ = h.Shutdown(ctx) }
 	}
 	return mux, shutdown
+}
+
+// NewHTTPServer is an http.Server with the timeouts of every bulkguard
+// listener, for `bulkguard sandbox`.
+func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return newHTTPServer(h, logger, defaultReadHeaderTimeout)
+}
+
+// newHTTPServer sets the timeouts every listener of ours uses. There is no
+// WriteTimeout and no ReadTimeout: SSE and streamable-HTTP responses are
+// long-lived streams, and a connection-wide ReadTimeout would also cancel a
+// streaming request's context once it expires (net/http's background read
+// reports the deadline as a closed connection). Request bodies get their own
+// read deadline in limitBody instead.
+func newHTTPServer(h http.Handler, logger *slog.Logger, readHeaderTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // checkOrigin refuses a browser request from another site. mcp-go's
@@ -209,7 +225,7 @@ func bearerToken(h string) (string, bool) {
 // transport sees them. The body is read here, under its own read deadline,
 // so the limit gives a 413 whatever the transport would have made of a
 // truncated body (mcp-go answers a read error with a JSON-RPC parse error).
-func limitBody(max int64, next http.Handler) http.Handler {
+func limitBody(max int64, readTimeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
@@ -220,20 +236,23 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			return
 		}
 		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+		_ = rc.SetReadDeadline(time.Now().Add(readTimeout))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-		// Clear the deadline: the response may stream for a long time, and
-		// net/http's background read must not see an expired deadline.
-		_ = rc.SetReadDeadline(time.Time{})
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
 			tooLarge(w, max)
 			return
 		case err != nil:
+			// The deadline stays expired: net/http reads what is left of
+			// an unread body before it answers, and without the deadline a
+			// stalled client would hold the connection and get no answer.
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad_request", "message": "could not read the request body"})
 			return
 		}
+		// Clear the deadline: the response may stream for a long time, and
+		// net/http's background read must not see an expired deadline.
+		_ = rc.SetReadDeadline(time.Time{})
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
@@ -241,7 +260,7 @@ func limitBody(max int64, next http.Handler) http.Handler {
 }
 
 func tooLarge(w http.ResponseWriter, max int64) {
-	size := byteSize(max)
+	size := ByteSize(max)
 	writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{
 		"error":   "request_too_large",
 		"message": fmt.Sprintf("request body is larger than %s (--max-body-bytes / BULKGUARD_MAX_BODY_BYTES)", size.String()),
