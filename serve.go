@@ -66,6 +66,7 @@ func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) serv
 		SandboxOptions:  cfg.SandboxOpts,
 		CloseClient:     closeapi.Options{TZOffset: cfg.TZOffset},
 		AuditLog:        cfg.AuditLog,
+		BackupDir:       cfg.BackupDir,
 		ReadOnly:        cfg.ReadOnly,
 		AllowClientKeys: cfg.AllowClientKeys,
 		Policy: guards.Policy{
@@ -74,6 +75,8 @@ func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) serv
 			AllowMatchAll:      cfg.AllowMatchAll,
 			Confirm:            guards.ConfirmMode(cfg.Confirm),
 			PlanTTL:            cfg.PlanTTL,
+			Backup:             guards.BackupMode(cfg.Backup),
+			BackupTimeout:      cfg.BackupTimeout,
 		},
 		Version: buildVersion(),
 		Logger:  logger,

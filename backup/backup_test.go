@@ -455,6 +455,17 @@ func TestStore(t *testing.T) {
 	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
 		t.Errorf("an open directory was left %v", fi.Mode().Perm())
 	}
+	lazy := filepath.Join(t.TempDir(), "not", "yet")
+	ls, err := Open(lazy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := ls.List(); err != nil || len(l) != 0 {
+		t.Errorf("List of a store never written = %v, %v", l, err)
+	}
+	if _, err := os.Stat(lazy); err == nil {
+		t.Error("opening a store made its directory")
+	}
 	base := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
 	var made []string
 	for i := range 3 {

@@ -42,6 +42,8 @@ type EventLogRequest struct {
 	ObjectType string // lead or contact
 	// Since bounds how far back the log is read; zero means 30 days, all Close keeps.
 	Since time.Time
+	// Principal is the credential the backup belongs to (closeapi.Client.Principal).
+	Principal string
 }
 
 // FromEventLog builds a backup of what bulk delete job req.JobID removed, from the event log.
@@ -56,7 +58,7 @@ func (s *Store) FromEventLog(ctx context.Context, c *closeapi.Client, req EventL
 	if since.IsZero() {
 		since = s.now().Add(-30 * 24 * time.Hour)
 	}
-	m := &Manifest{State: StateTaking, Source: SourceEventLog, JobID: req.JobID, ObjectType: req.ObjectType}
+	m := &Manifest{State: StateTaking, Source: SourceEventLog, JobID: req.JobID, ObjectType: req.ObjectType, Principal: req.Principal}
 	var noData, noParent int
 	leads := map[string]Lead{}
 	var order []string

@@ -116,8 +116,9 @@ func DefaultDir() (string, error) {
 	return filepath.Join(home, ".local", "state", "bulkguard", "backups"), nil
 }
 
-// Open makes dir (0700) if needed and returns the store. An existing directory readable by
-// others is tightened to 0700: backups hold a whole slice of the CRM.
+// Open returns the store at dir. The directory is made (0700) when the first backup is
+// written, so opening a store touches nothing; an existing directory readable by others is
+// tightened to 0700: backups hold a whole slice of the CRM.
 func Open(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("backup: empty backup directory")
@@ -126,23 +127,37 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("backup: making the backup directory: %w", err)
+	s := &Store{dir: abs, now: time.Now}
+	if err := s.check(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
-	fi, err := os.Stat(abs)
+	return s, nil
+}
+
+// check verifies an existing directory and tightens its mode.
+func (s *Store) check() error {
+	fi, err := os.Stat(s.dir)
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("backup: %s is not a directory", abs)
+		return fmt.Errorf("backup: %s is not a directory", s.dir)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		// A directory needs its x bit; 0700 is owner-only.
-		if err := os.Chmod(abs, 0o700); err != nil { // #nosec G302
-			return nil, fmt.Errorf("backup: %s is readable by others and cannot be tightened: %w", abs, err)
+		if err := os.Chmod(s.dir, 0o700); err != nil { // #nosec G302
+			return fmt.Errorf("backup: %s is readable by others and cannot be tightened: %w", s.dir, err)
 		}
 	}
-	return &Store{dir: abs, now: time.Now}, nil
+	return nil
+}
+
+// ensure makes the directory before the first backup is written.
+func (s *Store) ensure() error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return fmt.Errorf("backup: making the backup directory: %w", err)
+	}
+	return s.check()
 }
 
 // Dir is the store's absolute path.
@@ -171,6 +186,9 @@ func (s *Store) Path(id string) (string, error) {
 
 // create makes a new backup directory and writes its first manifest.
 func (s *Store) create(m *Manifest) error {
+	if err := s.ensure(); err != nil {
+		return err
+	}
 	for range 5 {
 		id, err := s.newID()
 		if err != nil {
@@ -280,6 +298,9 @@ var ErrNotFound = errors.New("not found")
 // backups whose manifest cannot be read, are skipped.
 func (s *Store) List() ([]Manifest, error) {
 	entries, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // no backup taken yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}

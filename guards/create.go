@@ -55,6 +55,8 @@ type Receipt struct {
 	// Reconciled: the create's response was lost and the job was found in
 	// Close's job list instead.
 	Reconciled bool `json:"reconciled,omitempty"`
+	// Backup is the verified backup taken before the delete; nil with --backup off.
+	Backup *BackupInfo `json:"backup,omitempty"`
 }
 
 // Execution is a started bulk delete.
@@ -304,6 +306,17 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 	req.ResultsLimit = intp(sent)
 	rec.ResultsLimitSent = intp(sent)
 
+	// The backup comes after the recount (it copies what will be sent) and before the intent
+	// is recorded, so the intent names the backup that stands for this delete.
+	backup, r := g.takeBackup(ctx, cl, plan, sent)
+	if r != nil {
+		serr := g.settle(ctx, planID, PlanAvailable)
+		return nil, withStateError(g.refuse(r, rec), serr)
+	}
+	if backup != nil {
+		rec.Backup = &AuditBackup{ID: backup.ID, Path: backup.Path, SHA256: backup.SHA256}
+	}
+
 	// Recorded before sending: a delete that cannot be recorded is not sent.
 	intent := rec
 	intent.Event, intent.Outcome = EventCreateIntent, "sending"
@@ -329,6 +342,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		ResultsLimitSent: sent,
 		ConfirmedBy:      c.By,
 		AuditID:          intentID,
+		Backup:           backup,
 	}
 	job, sendErr := cl.CreateBulkDelete(ctx, req)
 	out := rec
@@ -361,6 +375,11 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 	g.knownJobs[job.ID] = true
 	g.mu.Unlock()
 	out.JobID = job.ID
+	if backup != nil {
+		if err := g.backups.SetJob(backup.ID, job.ID); err != nil {
+			out.Reason = "the backup's manifest could not name the job: " + err.Error()
+		}
+	}
 	// The intent record already stands for this delete; if the outcome
 	// cannot be written the job still exists, so it is returned anyway with
 	// the intent's id.

@@ -79,6 +79,11 @@ type Policy struct {
 	Confirm ConfirmMode
 	// PlanTTL is how long a plan can be executed. 0 → 10 minutes.
 	PlanTTL time.Duration
+	// Backup says whether a verified backup must be taken before each delete. "" →
+	// BackupRequired, which needs Config.Backups.
+	Backup BackupMode
+	// BackupTimeout bounds one backup. 0 → DefaultBackupTimeout.
+	BackupTimeout time.Duration
 }
 
 // Config builds a Guard.
@@ -93,6 +98,8 @@ type Config struct {
 	Environment string
 	// Now is the clock (tests inject one). nil → time.Now.
 	Now func() time.Time
+	// Backups take the backup before each delete; required unless Policy.Backup is BackupOff.
+	Backups Backups
 	// SealKey is the AES key (16, 24 or 32 bytes) for elicitation state.
 	// nil → a random 32-byte key, which is right for one process (stdio);
 	// replicas behind a load balancer must share one.
@@ -101,12 +108,13 @@ type Config struct {
 
 // Guard enforces the policy. It is safe for concurrent use.
 type Guard struct {
-	policy Policy
-	store  PlanStore
-	log    *AuditLog
-	env    string
-	now    func() time.Time
-	aead   cipher.AEAD
+	policy  Policy
+	store   PlanStore
+	log     *AuditLog
+	backups Backups
+	env     string
+	now     func() time.Time
+	aead    cipher.AEAD
 
 	mu         sync.Mutex
 	usedNonces map[string]time.Time
@@ -140,6 +148,22 @@ func New(c Config) (*Guard, error) {
 	case ConfirmAuto, ConfirmElicit, ConfirmPhrase:
 	default:
 		return nil, fmt.Errorf("guards: confirm mode %q is not auto, elicit or phrase", p.Confirm)
+	}
+	switch p.Backup {
+	case "":
+		p.Backup = BackupRequired
+	case BackupRequired, BackupOff:
+	default:
+		return nil, fmt.Errorf("guards: backup mode %q is not required or off", p.Backup)
+	}
+	if p.Backup == BackupRequired && c.Backups == nil {
+		return nil, errors.New("guards: --backup required needs a backup directory (Config.Backups); set Policy.Backup to off to delete without backups")
+	}
+	if p.BackupTimeout < 0 {
+		return nil, errors.New("guards: BackupTimeout must not be negative")
+	}
+	if p.BackupTimeout == 0 {
+		p.BackupTimeout = DefaultBackupTimeout
 	}
 	types := p.AllowedObjectTypes
 	if types == nil {
@@ -181,6 +205,7 @@ func New(c Config) (*Guard, error) {
 		policy:     p,
 		store:      store,
 		log:        c.Audit,
+		backups:    c.Backups,
 		env:        c.Environment,
 		now:        now,
 		aead:       aead,

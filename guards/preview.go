@@ -147,6 +147,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		warnings = append(warnings, fmt.Sprintf("unrecognised %s %q at %s: bulkguard sends it to Close verbatim but cannot describe it, so the summary leaves it out; check the sample", u.What, u.Name, pointerOrRoot(u.Pointer)))
 	}
 	warnings = append(warnings, queryWarnings(node)...)
+	warnings = append(warnings, g.backupWarnings()...)
 	if g.recentlyCreated(principal) {
 		warnings = append(warnings, "a bulk delete was started with this credential in the last minute; Close's search lags deletes by 30–60 seconds, so this count may still include objects that are being deleted (create recounts and never sends more than this count)")
 	}

@@ -100,6 +100,11 @@ const (
 	// Execution.
 	CodeDriftUp = "drift_up"
 
+	// The backup before a delete.
+	CodeBackupFailed   = "backup_failed"
+	CodeBackupTimeout  = "backup_timeout"
+	CodeBackupMismatch = "backup_mismatch"
+
 	// Jobs (pause / resume).
 	CodeJobInvalidID = "job_invalid_id"
 	CodeJobNotFound  = "job_not_found"

@@ -1,4 +1,4 @@
-// Package tools is bulkguard's MCP surface: seven tool definitions (schemas,
+// Package tools is bulkguard's MCP surface: nine tool definitions (schemas,
 // annotations, descriptions), strict argument decoding, the elicitation
 // round trip that asks the person for the confirmation phrase, and the
 // structured or isError results the model reads. It is thin on purpose:
@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/bulkguard/bulkguard/backup"
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
 )
@@ -36,6 +37,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Version is the server version reported to clients.
 	Version string
+	// Backups is the backup directory restore_bulk_delete and list_backups read; nil: those
+	// tools answer that the server keeps no backups.
+	Backups *backup.Store
 }
 
 // Tool names: part of the contract with clients and models.
@@ -101,9 +105,11 @@ func Tools(d Deps) []server.ServerTool {
 		{defCreate, t.create, false},
 		{defGet, t.get, true},
 		{defList, t.list, true},
+		{defListBackups, t.listBackups, true},
 		{defLookup, t.lookup, true},
 		{defPause, t.pause, false},
 		{defPreview, t.preview, true},
+		{defRestore, t.restore, false},
 		{defResume, t.resume, false},
 	}
 	out := make([]server.ServerTool, 0, len(all))
