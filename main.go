@@ -4,6 +4,8 @@
 //
 //	bulkguard [serve] [flags]    serve MCP (stdio by default; --transport http|sse)
 //	bulkguard sandbox [flags]    serve the in-memory Close API alone
+//	bulkguard backups [flags]    list the backups taken before deletes
+//	bulkguard restore BACKUP     restore one (dry run, then its phrase)
 //	bulkguard version            print the version
 //
 // Without CLOSE_API_KEY (or with --sandbox) the server runs against the
@@ -49,6 +51,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServe(ctx, args, stdin, stdout, stderr)
 	case "sandbox":
 		return runSandbox(ctx, args, stdout, stderr)
+	case "backups":
+		return runBackups(args, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "bulkguard %s\n", buildVersion())
 		return 0
@@ -66,6 +72,8 @@ func printTopUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   bulkguard [serve] [flags]    serve MCP over stdio (default), streamable HTTP or SSE
   bulkguard sandbox [flags]    serve the in-memory Close API sandbox alone
+  bulkguard backups [flags]    list the backups taken before deletes
+  bulkguard restore BACKUP     restore a backup (dry run, then its phrase)
   bulkguard version            print the version
 
 Run "bulkguard --help" or "bulkguard sandbox --help" for the flags.

@@ -1,6 +1,9 @@
 package backup
 
 import (
+	"encoding/json"
+	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/bulkguard/bulkguard/closeapi"
@@ -164,4 +167,61 @@ var eventTypes = map[closeapi.Kind]string{
 	closeapi.KindCall:        "activity.call",
 	closeapi.KindSMS:         "activity.sms",
 	closeapi.KindMeeting:     "activity.meeting",
+}
+
+// Describe renders what a restore of l would bring back, in a form two leads share exactly
+// when one is a faithful restore of the other: the lead's restorable fields, its addresses and
+// contacts (in order), and every restorable child, with contact ids replaced by the contacts'
+// names (ids change in a restore) and children sorted. Fields matching an ignore pattern are
+// left out: "field" anywhere, "kind:field" only on that kind (lead, contact, opportunity, …),
+// and a trailing "*" matches a prefix ("contact:custom.*"), for a copy of Close that does not
+// keep some field a client writes.
+func Describe(l Lead, ignore ...string) string {
+	drop := func(kind string, m map[string]any) map[string]any {
+		for _, pat := range ignore {
+			if k, f, ok := strings.Cut(pat, ":"); ok {
+				if k != kind {
+					continue
+				}
+				pat = f
+			}
+			for key := range m {
+				if key == pat || strings.HasSuffix(pat, "*") && strings.HasPrefix(key, strings.TrimSuffix(pat, "*")) {
+					delete(m, key)
+				}
+			}
+		}
+		return m
+	}
+	b := drop("lead", leadBody(l))
+	contacts, _ := b["contacts"].([]any)
+	delete(b, "contacts")
+	lines := []string{"lead " + canonical(b)}
+	names := map[string]string{}
+	for i, c := range l.list("contacts") {
+		names[str(c, "id")] = str(c, "name")
+		if i < len(contacts) {
+			lines = append(lines, "  contact "+canonical(drop("contact", contacts[i].(map[string]any))))
+		}
+	}
+	its, _ := items(&Manifest{ObjectType: "lead"}, []Lead{l})
+	var kids []string
+	for _, it := range its {
+		if it.kind == closeapi.KindLead {
+			continue
+		}
+		cb := drop(string(it.kind), childBody(it.kind, it.obj, "", nil))
+		delete(cb, "lead_id")
+		kids = append(kids, "  "+string(it.kind)+" "+canonical(cb)+" contact="+names[str(it.obj, "contact_id")])
+	}
+	sort.Strings(kids)
+	return strings.Join(append(lines, kids...), "\n")
+}
+
+func canonical(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }

@@ -146,12 +146,19 @@ func (e *ExportTimeoutError) Error() string {
 	return fmt.Sprintf("closeapi: export %s not done after %s (status %q, %s)", e.ID, e.Waited.Round(time.Second), e.Status, progress)
 }
 
+// Poll pauses of WaitExport when WaitOptions.Interval is 0.
+const (
+	firstPoll = 250 * time.Millisecond
+	maxPoll   = 2 * time.Second
+)
+
 // WaitOptions bound WaitExport.
 type WaitOptions struct {
 	// Timeout is the longest WaitExport waits for "done"; 0 means 10 minutes.
 	Timeout time.Duration
-	// Interval is the pause between polls; 0 means one second. Polls are GETs of one export
-	// and count against the rate limit of that endpoint group.
+	// Interval is the pause between polls. 0 means pauses that start at 250 ms and double up
+	// to 2 s, so a small export is collected at once and a long one costs a GET every 2 s.
+	// Polls count against the rate limit of their endpoint group.
 	Interval time.Duration
 	// Progress, when set, is called after every poll with the export as Close reported it.
 	Progress func(Export)
@@ -164,8 +171,10 @@ func (c *Client) WaitExport(ctx context.Context, id string, o WaitOptions) (*Exp
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Minute
 	}
-	if o.Interval <= 0 {
-		o.Interval = time.Second
+	next := o.Interval
+	growing := next <= 0
+	if growing {
+		next = firstPoll
 	}
 	start := c.now()
 	deadline := start.Add(o.Timeout)
@@ -190,9 +199,12 @@ func (c *Client) WaitExport(ctx context.Context, id string, o WaitOptions) (*Exp
 		if !now.Before(deadline) {
 			return nil, &ExportTimeoutError{ID: id, Status: x.Status, NDocs: x.NDocs, NDocsProcessed: x.NDocsProcessed, Waited: now.Sub(start)}
 		}
-		wait := min(o.Interval, deadline.Sub(now))
+		wait := min(next, deadline.Sub(now))
 		if err := c.sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("closeapi: waiting for export %s: %w", id, err)
+		}
+		if growing {
+			next = min(2*next, maxPoll)
 		}
 	}
 }

@@ -127,6 +127,29 @@ func TestWaitExport(t *testing.T) {
 	}
 }
 
+func TestWaitExportPollsSoonThenLess(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int, body []byte) {
+		jsonReply(w, 200, `{"id":"expo_x","status":"in_progress","n_docs":null,"n_docs_processed":0}`)
+	})
+	c, waits := testClient(t, f.base(), nil)
+	now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		waits.waits = append(waits.waits, d)
+		now = now.Add(d)
+		return nil
+	}
+	_, err := c.WaitExport(context.Background(), "expo_x", WaitOptions{Timeout: 10 * time.Second})
+	var te *ExportTimeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("err = %v", err)
+	}
+	want := []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 250 * time.Millisecond}
+	if fmt.Sprint(waits.waits) != fmt.Sprint(want) {
+		t.Errorf("waits = %v, want %v", waits.waits, want)
+	}
+}
+
 func TestGetExportValidatesTheID(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int, body []byte) { jsonReply(w, 200, `{}`) })
 	c, _ := testClient(t, f.base(), nil)
