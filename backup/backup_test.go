@@ -244,6 +244,22 @@ func TestTakeContacts(t *testing.T) {
 	if names["Ann"] != 1 || names["Bob"] != 1 {
 		t.Errorf("contacts of lead_xxxa = %v", names)
 	}
+	// The opportunity and the note that named Ann name the restored Ann.
+	var ann string
+	for _, c := range objects(f.leads["lead_xxxa"]["contacts"]) {
+		if str(c, "name") == "Ann" {
+			ann = str(c, "id")
+		}
+	}
+	relinked := 0
+	for _, o := range f.children["lead_xxxa"] {
+		if str(o, "contact_id") == ann {
+			relinked++
+		}
+	}
+	if ann == "cont_xxxa1" || relinked != 2 || res.Created["relink"] != 2 {
+		t.Errorf("restored Ann %s is named by %d objects (want 2); created %v", ann, relinked, res.Created)
+	}
 }
 
 func TestPlanRestore(t *testing.T) {

@@ -235,6 +235,20 @@ func (f *fakeClose) serveAPI(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, map[string]any{"data": out, "cursor_next": nil})
 	case r.Method == "POST":
 		f.create(w, p, in)
+	case r.Method == "PUT":
+		id := p[strings.LastIndex(strings.TrimSuffix(p, "/"), "/")+1 : len(p)-1]
+		for _, kids := range f.children {
+			for _, o := range kids {
+				if o["id"] == id {
+					for k, v := range in {
+						o[k] = v
+					}
+					reply(w, 200, o)
+					return
+				}
+			}
+		}
+		reply(w, 404, map[string]any{"error": "Not found."})
 	default:
 		reply(w, 404, map[string]any{"error": "no route " + r.Method + " " + p})
 	}

@@ -24,7 +24,13 @@ type item struct {
 	oldLead string // the lead it belonged to
 	lead    Lead   // for a lead
 	obj     map[string]any
+	// relink is set on the step that points a surviving object (kind, old) back at a restored
+	// contact, after a contact delete: the contact's id is relink.
+	relink string
 }
+
+// relinkKind is the journal's kind of a relink step.
+func relinkKind(k closeapi.Kind) string { return "relink." + string(k) }
 
 // items flattens a backup into the creates a restore sends, and counts what it will not send.
 func items(m *Manifest, leads []Lead) ([]item, map[string]int) {
@@ -37,8 +43,17 @@ func items(m *Manifest, leads []Lead) ([]item, map[string]int) {
 		}
 		for _, l := range leads {
 			for _, c := range l.list("contacts") {
-				if id := str(c, "id"); want[id] {
-					out = append(out, item{kind: closeapi.KindContact, old: id, oldLead: l.ID(), obj: c})
+				id := str(c, "id")
+				if !want[id] {
+					continue
+				}
+				out = append(out, item{kind: closeapi.KindContact, old: id, oldLead: l.ID(), obj: c})
+				// The lead's opportunities and activities outlive the contact; those that named
+				// it are pointed at the restored one.
+				for _, ch := range children(l) {
+					if str(ch.obj, "contact_id") == id && str(ch.obj, "id") != "" {
+						out = append(out, item{kind: ch.kind, old: str(ch.obj, "id"), oldLead: l.ID(), obj: ch.obj, relink: id})
+					}
 				}
 			}
 		}
@@ -80,6 +95,25 @@ func items(m *Manifest, leads []Lead) ([]item, map[string]int) {
 		}
 	}
 	return out, skipped
+}
+
+type child struct {
+	kind closeapi.Kind
+	obj  map[string]any
+}
+
+// children are a lead's opportunities and restorable activities.
+func children(l Lead) []child {
+	var out []child
+	for _, o := range l.list("opportunities") {
+		out = append(out, child{closeapi.KindOpportunity, o})
+	}
+	for _, a := range l.list("activities") {
+		if k, ok := activityKinds[str(a, "_type")]; ok {
+			out = append(out, child{k, a})
+		}
+	}
+	return out
 }
 
 // RestorePlan is the dry run of a restore: what it will create and what it cannot.
@@ -151,6 +185,13 @@ func (s *Store) PlanRestore(id string) (*RestorePlan, error) {
 	p := &RestorePlan{BackupID: m.ID, Source: m.Source, ObjectType: m.ObjectType, Create: map[string]int{},
 		AlreadyRestored: map[string]int{}, NotRestored: skipped, Cannot: slices.Concat(cannot, m.Missing)}
 	for _, it := range its {
+		if it.relink != "" {
+			if e := state[key(relinkKind(it.kind), it.old)]; e == nil || e.Op != opDone {
+				p.Create["relink"]++
+				p.Requests++
+			}
+			continue
+		}
 		e := state[key(string(it.kind), it.old)]
 		switch {
 		case e != nil && e.Op == opDone:
@@ -345,6 +386,9 @@ func (r *restorer) step(st RestoreStep) {
 // one brings back one object. It returns an error only when the restore must stop: the
 // journal cannot be written, the context ended, or a create's outcome cannot be known.
 func (r *restorer) one(ctx context.Context, it item) error {
+	if it.relink != "" {
+		return r.relinkOne(ctx, it)
+	}
 	kind := string(it.kind)
 	prev := r.j.get(kind, it.old)
 	if prev != nil && prev.Op == opDone {
@@ -419,6 +463,40 @@ func (r *restorer) one(ctx context.Context, it item) error {
 		r.res.Created["address"] += len(it.lead.list("addresses"))
 	}
 	r.step(RestoreStep{Kind: kind, Old: it.old, New: newID, Outcome: "created"})
+	return nil
+}
+
+// relinkOne points a surviving opportunity or activity back at its restored contact. The
+// update is idempotent, so an unknown outcome is simply sent again.
+func (r *restorer) relinkOne(ctx context.Context, it item) error {
+	kind := relinkKind(it.kind)
+	if e := r.j.get(kind, it.old); e != nil && e.Op == opDone {
+		r.res.Skipped++
+		r.step(RestoreStep{Kind: kind, Old: it.old, New: e.New, Outcome: "skipped"})
+		return nil
+	}
+	ce := r.j.get(string(closeapi.KindContact), it.relink)
+	if ce == nil || ce.Op != opDone {
+		r.res.Failed = append(r.res.Failed, Failure{Kind: kind, Old: it.old, Error: "its contact was not restored"})
+		r.step(RestoreStep{Kind: kind, Old: it.old, Outcome: "failed", Error: "its contact was not restored"})
+		return nil
+	}
+	if _, err := r.c.Update(ctx, it.kind, it.old, map[string]any{"contact_id": ce.New}); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		if rerr := r.j.record(entry{Op: opFailed, Kind: kind, Old: it.old, Error: err.Error(), At: r.s.now().UTC()}); rerr != nil {
+			return rerr
+		}
+		r.res.Failed = append(r.res.Failed, Failure{Kind: kind, Old: it.old, Error: err.Error()})
+		r.step(RestoreStep{Kind: kind, Old: it.old, Outcome: "failed", Error: err.Error()})
+		return nil
+	}
+	if err := r.j.record(entry{Op: opDone, Kind: kind, Old: it.old, New: ce.New, At: r.s.now().UTC()}); err != nil {
+		return err
+	}
+	r.res.Created["relink"]++
+	r.step(RestoreStep{Kind: kind, Old: it.old, New: ce.New, Outcome: "relinked"})
 	return nil
 }
 

@@ -131,3 +131,22 @@ func (c *Client) ListByLead(ctx context.Context, k Kind, leadID string) ([]map[s
 	}
 	return listAll[map[string]any](ctx, c, path, url.Values{"lead_id": {leadID}}, false)
 }
+
+var objectIDPattern = regexp.MustCompile(`^[a-z]{2,16}_[A-Za-z0-9]+$`)
+
+// Update changes fields of one object (PUT <path>{id}/, a partial update, docs/close-api.md
+// §4.6). Sending the same update twice leaves the object as once, so it is retried like a read.
+func (c *Client) Update(ctx context.Context, k Kind, id string, body map[string]any) (map[string]any, error) {
+	path, ok := kindPaths[k]
+	if !ok {
+		return nil, fmt.Errorf("closeapi: update: unknown object kind %q", k)
+	}
+	if len(id) > maxIDLength || !objectIDPattern.MatchString(id) {
+		return nil, fmt.Errorf("closeapi: PUT %s: %w: expected an object id such as acti_… or oppo_…", path, ErrInvalidID)
+	}
+	var out map[string]any
+	if err := c.do(ctx, call{method: http.MethodPut, path: path + id + "/", body: body, retry: true}, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

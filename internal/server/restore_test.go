@@ -198,3 +198,53 @@ func TestRestoreInterruptedHalfWayAndRetried(t *testing.T) {
 	}
 	sameOrg(t, e.snapshot(t), original)
 }
+
+func TestRestoreContacts(t *testing.T) {
+	e := newOrgEnv(t, 30)
+	original := e.snapshot(t)
+	limit := 3
+	q := json.RawMessage(`{"type":"and","queries":[{"type":"object_type","object_type":"contact"}]}`)
+	resp, err := e.cl.Search(context.Background(), closeapi.SearchRequest{Query: q, ResultsLimit: &limit, Limit: limit,
+		Fields: map[string][]string{"contact": {"id", "lead_id"}}})
+	if err != nil || len(resp.Data) != 3 {
+		t.Fatalf("contacts: %v, %v", resp, err)
+	}
+	var or []any
+	for _, row := range resp.Data {
+		or = append(or, map[string]any{"type": "id", "value": row["id"]})
+	}
+	query := map[string]any{"type": "and", "queries": []any{map[string]any{"type": "object_type", "object_type": "contact"}, map[string]any{"type": "or", "queries": or}}}
+	res, out := e.call(t, tools.ToolPreview, map[string]any{"s_query": query})
+	if res.IsError || out["will_delete"] != float64(3) {
+		t.Fatalf("preview: %s", testkit.ResultText(res))
+	}
+	before := e.sb.NumContacts()
+	res, out = e.call(t, tools.ToolCreate, map[string]any{"plan_id": out["plan_id"], "confirm": out["confirmation_phrase"]})
+	if res.IsError {
+		t.Fatalf("create: %s", testkit.ResultText(res))
+	}
+	waitFor(t, func() bool { return e.sb.NumContacts() == before-3 })
+	job := out["job"].(map[string]any)["id"].(string)
+	res, out = e.call(t, tools.ToolRestore, map[string]any{"backup": job})
+	if res.IsError || out["plan"].(map[string]any)["phrase"] != "RESTORE 3 CONTACTS" {
+		t.Fatalf("dry run: %s", testkit.ResultText(res))
+	}
+	res, _ = e.call(t, tools.ToolRestore, map[string]any{"backup": job, "confirm": "RESTORE 3 CONTACTS"})
+	if res.IsError {
+		t.Fatalf("restore: %s", testkit.ResultText(res))
+	}
+	// A restored contact comes back at the end of its lead's contacts, so lines are compared
+	// without their order.
+	sameOrg(t, unordered(e.snapshot(t)), unordered(original))
+}
+
+func unordered(leads []string) []string {
+	out := make([]string, len(leads))
+	for i, l := range leads {
+		lines := strings.Split(l, "\n")
+		sort.Strings(lines)
+		out[i] = strings.Join(lines, "\n")
+	}
+	sort.Strings(out)
+	return out
+}
