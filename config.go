@@ -18,6 +18,7 @@ import (
 	"github.com/bulkguard/bulkguard/backup"
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/oauth"
 	"github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/sandbox"
 	"github.com/lmittmann/tint"
@@ -66,11 +67,21 @@ type serveConfig struct {
 	TZOffset           string
 	SandboxOpts        sandbox.Options
 	ShowVersion        bool
+	Store              string
+	ReplicaID          string
+	Auth               string
+	OAuthIssuer        string
+	OAuthResource      string
+	OAuthAudience      string
+	OAuthJWKSURL       string
+	OAuthReadScope     string
+	OAuthDeleteScope   string
 
 	// Derived by validate.
 	objectTypes []string
 	level       slog.Level
 	closeAPIKey string
+	sealKey     []byte
 }
 
 // sandboxConfig is everything `bulkguard sandbox` is configured with.
@@ -314,6 +325,24 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 		"largest HTTP request body accepted (`size`, e.g. 1MiB, 512KiB, 65536); larger requests get 413")
 	c.str(&cfg.TZOffset, "tz-offset", "BULKGUARD_TZ_OFFSET", "",
 		"`hours` from UTC (e.g. -4, 5.5) sent to Close as x-tz-offset, so relative dates such as \"today\" in a query mean the same day as for the person; empty = UTC")
+	c.str(&cfg.Store, "store", "BULKGUARD_STORE", server.StoreMemory,
+		"where plans and spent confirmations live: memory (this process) or a redis:// or rediss:// `URL` shared by every replica (needs BULKGUARD_SEAL_KEY); prefer the environment variable when the URL has a password")
+	c.str(&cfg.ReplicaID, "replica-id", "BULKGUARD_REPLICA_ID", "",
+		"this replica's `name` in logs, /healthz and the audit log path ({replica} in --audit-log); empty = the host name")
+	c.str(&cfg.Auth, "auth", "BULKGUARD_AUTH", server.AuthBearer,
+		"HTTP authentication: `bearer` (the one --http-token) or oauth (OAuth 2.1 access tokens from --oauth-issuer; --transport http only)")
+	c.str(&cfg.OAuthIssuer, "oauth-issuer", "BULKGUARD_OAUTH_ISSUER", "",
+		"issuer `URL` of the authorization server (exactly as in its tokens' iss); its keys are found through its metadata")
+	c.str(&cfg.OAuthResource, "oauth-resource", "BULKGUARD_OAUTH_RESOURCE", "",
+		"public `URL` of this server's /mcp endpoint, e.g. https://bulkguard.example.com/mcp (the resource in RFC 9728 metadata)")
+	c.str(&cfg.OAuthAudience, "oauth-audience", "BULKGUARD_OAUTH_AUDIENCE", "",
+		"`audience` tokens must be issued for; empty = --oauth-resource")
+	c.str(&cfg.OAuthJWKSURL, "oauth-jwks-url", "BULKGUARD_OAUTH_JWKS_URL", "",
+		"`URL` of the issuer's JWKS; empty = from the issuer's metadata")
+	c.str(&cfg.OAuthReadScope, "oauth-read-scope", "BULKGUARD_OAUTH_READ_SCOPE", oauth.DefaultReadScope,
+		"`scope` every request needs (preview, list, get, lookup, pause)")
+	c.str(&cfg.OAuthDeleteScope, "oauth-delete-scope", "BULKGUARD_OAUTH_DELETE_SCOPE", oauth.DefaultDeleteScope,
+		"`scope` create and resume need in addition")
 	c.fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 	c.note("version", "", "false")
 	c.sandboxFlags(&cfg.SandboxOpts)
@@ -327,6 +356,9 @@ Other commands: "bulkguard sandbox" (serve the sandbox alone), "bulkguard versio
 Environment:
   CLOSE_API_KEY
         Close API key (never a flag, so it does not show up in ps); unset = sandbox
+  BULKGUARD_SEAL_KEY
+        32-byte key (base64 or hex) sealing confirmation state; required with a
+        shared --store, the same on every replica (openssl rand -base64 32)
 
 `)
 		c.printFlags(w, "Flags", "Sandbox flags (used when the sandbox serves)")
@@ -395,6 +427,11 @@ func parseServe(args []string, lookup func(string) (string, bool), stdout io.Wri
 	}
 	if key, ok := lookup(envCloseAPIKey); ok {
 		cfg.closeAPIKey = strings.TrimSpace(key)
+	}
+	if key, ok := lookup(server.SealKeyEnv); ok && strings.TrimSpace(key) != "" {
+		if cfg.sealKey, err = server.ParseSealKey(key); err != nil {
+			return nil, false, fmt.Errorf("%w: %v", errUsage, err)
+		}
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, false, c.explain(err)
@@ -500,12 +537,46 @@ func (cfg *serveConfig) validate() error {
 			return badFlag("tz-offset", "--tz-offset %q: want hours from UTC between -12 and 14, such as -4 or 5.5", cfg.TZOffset)
 		}
 	}
+	if err := cfg.validateShared(); err != nil {
+		return err
+	}
 	lvl, err := parseLevel(cfg.LogLevel)
 	if err != nil {
 		return err
 	}
 	cfg.level = lvl
 	return validateLogFormat(cfg.LogFormat)
+}
+
+// validateShared checks the settings of replicas and OAuth.
+func (cfg *serveConfig) validateShared() error {
+	if err := server.CheckStore(cfg.Store); err != nil {
+		return badFlag("store", "--store: %v", err)
+	}
+	if server.SharedStoreURL(cfg.Store) && cfg.sealKey == nil {
+		return badFlag("store", "--store: a shared store needs %s, the same 32-byte key on every replica (make one with: openssl rand -base64 32)", server.SealKeyEnv)
+	}
+	if cfg.ReplicaID != "" {
+		if err := server.CheckReplicaID(cfg.ReplicaID); err != nil {
+			return badFlag("replica-id", "--replica-id: %v", err)
+		}
+	}
+	switch cfg.Auth {
+	case server.AuthBearer:
+		return nil
+	case server.AuthOAuth:
+	default:
+		return badFlag("auth", "--auth %q: want bearer or oauth", cfg.Auth)
+	}
+	if cfg.Transport != "http" {
+		return badFlag("auth", "--auth oauth: needs --transport http")
+	}
+	for _, f := range []struct{ name, v string }{{"oauth-issuer", cfg.OAuthIssuer}, {"oauth-resource", cfg.OAuthResource}} {
+		if f.v == "" {
+			return badFlag(f.name, "--%s: required with --auth oauth", f.name)
+		}
+	}
+	return nil
 }
 
 func validateListen(addr string) error {

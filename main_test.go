@@ -24,6 +24,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
 )
@@ -409,6 +410,14 @@ func TestUsageErrors(t *testing.T) {
 		{"sandbox command env not a duration", []string{"BULKGUARD_SANDBOX_LATENCY=soon"}, []string{"sandbox"}, "BULKGUARD_SANDBOX_LATENCY"},
 		{"sandbox command listen from env", []string{"BULKGUARD_SANDBOX_LISTEN=nowhere"}, []string{"sandbox"}, "BULKGUARD_SANDBOX_LISTEN"},
 		{"sandbox leads out of range", nil, []string{"--leads", "-1"}, "leads"},
+		{"unknown store", nil, []string{"--store", "mysql://db"}, "--store"},
+		{"shared store without a seal key", []string{"BULKGUARD_STORE=redis://127.0.0.1:6379/0"}, nil, "BULKGUARD_SEAL_KEY"},
+		{"seal key that is not one", []string{"BULKGUARD_SEAL_KEY=hunter2"}, nil, "BULKGUARD_SEAL_KEY"},
+		{"bad replica id", nil, []string{"--replica-id", "../up"}, "--replica-id"},
+		{"unknown auth", nil, []string{"--transport", "http", "--auth", "basic"}, "--auth"},
+		{"oauth over stdio", nil, []string{"--auth", "oauth"}, "--transport http"},
+		{"oauth without an issuer", nil, []string{"--transport", "http", "--auth", "oauth", "--oauth-resource", "https://bg.example/mcp"}, "--oauth-issuer"},
+		{"oauth without a resource", nil, []string{"--transport", "http", "--auth", "oauth", "--oauth-issuer", "https://auth.example"}, "--oauth-resource"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -556,6 +565,14 @@ func TestEnvFallback(t *testing.T) {
 		{"close key trimmed", map[string]string{envCloseAPIKey: " api_x \n"}, nil, func(c *serveConfig) bool {
 			return c.closeAPIKey == "api_x"
 		}},
+		{"shared store: seal key read, one default audit file per replica", map[string]string{
+			"BULKGUARD_STORE": "redis://redis:6379/0", "BULKGUARD_SEAL_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		}, nil, func(c *serveConfig) bool {
+			return string(c.sealKey) == "0123456789abcdef0123456789abcdef" && strings.HasSuffix(c.auditLog(), "audit-{replica}.jsonl")
+		}},
+		{"memory store keeps the audit path", nil, []string{"--audit-log", "/tmp/a.jsonl"}, func(c *serveConfig) bool {
+			return c.Store == "memory" && c.auditLog() == "/tmp/a.jsonl" && c.Auth == "bearer"
+		}},
 		{"sandbox defaults are the realistic ones", nil, nil, func(c *serveConfig) bool {
 			o := c.SandboxOpts
 			return o.Seed == 1 && o.Leads == 2000 && o.APIKey == sandbox.DemoAPIKey && o.DeleteRate == 200 &&
@@ -663,6 +680,31 @@ func walkServers(v any, fn func(name string, args []string)) {
 	case []any:
 		for _, e := range v {
 			walkServers(e, fn)
+		}
+	}
+}
+
+// TestDeployUsesRealVariables: every BULKGUARD_ variable the compose file
+// and the README's deployment snippets set is one bulkguard reads, so a
+// renamed flag cannot leave a deployment that silently ignores a setting.
+func TestDeployUsesRealVariables(t *testing.T) {
+	known := map[string]bool{server.SealKeyEnv: true}
+	c := newServeFlags(&serveConfig{})
+	c.fs.VisitAll(func(f *flag.Flag) {
+		if env := flagEnv(c, f); env != "" {
+			known[env] = true
+		}
+	})
+	re := regexp.MustCompile(`\bBULKGUARD_[A-Z_]+\b`)
+	for _, path := range []string{"deploy/compose.yaml", "deploy/.env.example", "README.md"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range re.FindAllString(string(b), -1) {
+			if !known[v] && !strings.HasPrefix(v, "BULKGUARD_SANDBOX_") {
+				t.Errorf("%s names %s, which bulkguard does not read", path, v)
+			}
 		}
 	}
 }

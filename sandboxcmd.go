@@ -55,7 +55,7 @@ func serveSandbox(ctx context.Context, cfg *sandboxConfig, logger *slog.Logger, 
 	base := "http://" + ln.Addr().String() + "/api/v1"
 	// The base URL and key go to stderr as plain text (the key is the
 	// sandbox's own, not a Close credential), so scripts can read them.
-	fmt.Fprintf(stderr, "bulkguard sandbox: an in-memory Close API with %d leads (nothing here touches Close)\n", sb.NumLeads())
+	fmt.Fprintf(stderr, "bulkguard sandbox: an in-memory Close API with %s (nothing here touches Close)\n", sb.Origin())
 	fmt.Fprintf(stderr, "  base URL: %s\n", base)
 	fmt.Fprintf(stderr, "  API key:  %s\n", sb.APIKey())
 	fmt.Fprintf(stderr, "  try:      curl -u %s: %s/me/\n", sb.APIKey(), base)

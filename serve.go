@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/oauth"
 	"github.com/bulkguard/bulkguard/internal/server"
 )
 
@@ -65,7 +66,6 @@ func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) serv
 		Sandbox:         cfg.Sandbox,
 		SandboxOptions:  cfg.SandboxOpts,
 		CloseClient:     closeapi.Options{TZOffset: cfg.TZOffset},
-		AuditLog:        cfg.AuditLog,
 		BackupDir:       cfg.BackupDir,
 		ReadOnly:        cfg.ReadOnly,
 		AllowClientKeys: cfg.AllowClientKeys,
@@ -78,10 +78,32 @@ func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) serv
 			Backup:             guards.BackupMode(cfg.Backup),
 			BackupTimeout:      cfg.BackupTimeout,
 		},
+		Store:     cfg.Store,
+		SealKey:   cfg.sealKey,
+		ReplicaID: cfg.ReplicaID,
+		AuditLog:  cfg.auditLog(),
+		Auth:      cfg.Auth,
+		OAuth: oauth.Config{
+			Issuer:      cfg.OAuthIssuer,
+			Resource:    cfg.OAuthResource,
+			Audience:    cfg.OAuthAudience,
+			JWKSURL:     cfg.OAuthJWKSURL,
+			ReadScope:   cfg.OAuthReadScope,
+			DeleteScope: cfg.OAuthDeleteScope,
+		},
 		Version: buildVersion(),
 		Logger:  logger,
 		Stderr:  stderr,
 	}
+}
+
+// auditLog is --audit-log, except that replicas sharing a store each get
+// their own default file (audit-<replica>.jsonl next to audit.jsonl).
+func (cfg *serveConfig) auditLog() string {
+	if server.SharedStoreURL(cfg.Store) && cfg.AuditLog == guards.DefaultAuditPath() {
+		return strings.TrimSuffix(cfg.AuditLog, "audit.jsonl") + "audit-" + server.ReplicaPlaceholder + ".jsonl"
+	}
+	return cfg.AuditLog
 }
 
 // reportUsage prints a configuration error and where to read about flags.

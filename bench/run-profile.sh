@@ -4,6 +4,8 @@
 #   preview-1m.prof  preview_bulk_delete over 1,000,000 leads (the slowest call)
 #   get.prof         get_bulk_delete in-process (bulkguard's per-call overhead)
 #   bare-get.prof    the same GET through a bare mcp-go server (its floor)
+#   get-stdio.prof, floor-stdio.prof  the same two over in-memory stdio pipes
+#                    with the go-sdk client (JSON-RPC encoding included)
 # Inspect further with: go tool pprof -http :0 bench/<name>.prof
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +27,5 @@ prof() { # name bench-regexp benchtime pprof-args...
 prof preview-1m '^BenchmarkPreview$/^leads=1000000$' 30x -focus 'ServeHTTP|handleToolCall'
 prof get '^BenchmarkGet$/^bulkguard/legacy$' 20000x -focus 'handleToolCall|HandleMessage'
 prof bare-get '^BenchmarkGet$/^bare-get/legacy$' 20000x -focus 'handleToolCall|HandleMessage'
+prof get-stdio '^BenchmarkGetStdio$/^bulkguard$' 8000x -focus 'handleToolCall|HandleMessage|toolCallWorker'
+prof floor-stdio '^BenchmarkGetStdio$/^floor$' 8000x -focus 'handleToolCall|HandleMessage|toolCallWorker'

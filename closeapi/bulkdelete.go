@@ -66,11 +66,11 @@ func (c *Client) CreateBulkDelete(ctx context.Context, r BulkDeleteRequest) (*Bu
 	if r.ResultsLimit != nil && *r.ResultsLimit < 0 {
 		return nil, fmt.Errorf("closeapi: POST %s: results_limit must not be negative", bulkDeletePath)
 	}
-	var out BulkDelete
+	var out bulkDeleteWire
 	if err := c.do(ctx, call{method: http.MethodPost, path: bulkDeletePath, body: r}, &out); err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return out.job(), nil
 }
 
 // ListBulkDeletes returns one page of bulk delete jobs (GET /bulk_action/delete/ with _limit and
@@ -84,11 +84,11 @@ func (c *Client) ListBulkDeletes(ctx context.Context, limit, skip int) (*BulkDel
 		q.Set("_limit", strconv.Itoa(limit))
 	}
 	q.Set("_skip", strconv.Itoa(skip))
-	var out BulkDeleteList
+	var out bulkDeleteListWire
 	if err := c.do(ctx, call{method: http.MethodGet, path: bulkDeletePath, query: q, retry: true}, &out); err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return out.list(), nil
 }
 
 // GetBulkDelete fetches one job (GET /bulk_action/delete/{id}/). id is validated first; an id
@@ -97,11 +97,11 @@ func (c *Client) GetBulkDelete(ctx context.Context, id string) (*BulkDelete, err
 	if err := ValidateBulkDeleteID(id); err != nil {
 		return nil, err
 	}
-	var out BulkDelete
+	var out bulkDeleteWire
 	if err := c.do(ctx, call{method: http.MethodGet, path: bulkDeletePath + id + "/", retry: true}, &out); err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return out.job(), nil
 }
 
 // Bulk delete status values a client may set.
@@ -129,11 +129,11 @@ func (c *Client) SetBulkDeleteStatus(ctx context.Context, id, status string) (*B
 	body := struct {
 		Status string `json:"status"`
 	}{status}
-	var out BulkDelete
+	var out bulkDeleteWire
 	if err := c.do(ctx, call{method: http.MethodPut, path: bulkDeletePath + id + "/", body: body}, &out); err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return out.job(), nil
 }
 
 func checkJSONObject(m json.RawMessage, name string) error {

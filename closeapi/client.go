@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -55,7 +56,7 @@ type Options struct {
 	BaseURL     string        // default DefaultBaseURL; trailing slash optional
 	APIKey      string        // HTTP Basic: the key is the user name, the password is empty
 	BearerToken string        // OAuth access token; used instead of APIKey when set
-	HTTPClient  *http.Client  // default: 30s overall timeout, no redirects followed
+	HTTPClient  *http.Client  // default: 30s overall timeout, no redirects followed, the shared transport
 	Version     string        // User-Agent: bulkguard/<version>; default "dev"
 	MaxAttempts int           // attempts per read call, first included; default 4
 	RetryBudget time.Duration // total time a call may spend waiting between retries; default 30s
@@ -185,24 +186,42 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// httpClient returns the caller's client, or one with timeouts, and makes sure redirects are
-// not followed: Close only redirects for a missing trailing slash, and following a redirect
-// would turn a POST into a GET.
+// maxIdleConnsPerHost is how many idle connections to Close are kept. bulkguard talks to one
+// host, and concurrent tool calls (50 HTTP clients in bench/) each hold a connection; net/http's
+// default of 2 closes the rest after every burst and pays a new TCP and TLS handshake for each.
+const maxIdleConnsPerHost = 100
+
+// sharedTransport is the one connection pool of every Client built without an HTTPClient.
+// With per-request keys (--allow-client-keys) a Client is built per tool call; a transport of
+// its own would leave its idle connection and two goroutines behind for the idle timeout
+// (90 s) after every call. Close authenticates each request by its Authorization header, not
+// by the connection, so clients with different credentials can share connections.
+var sharedTransport = sync.OnceValue(func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = defaultTimeout
+	t.MaxIdleConns = maxIdleConnsPerHost
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	return t
+})
+
+// httpClient returns the caller's client, or one with timeouts on the shared transport, and
+// makes sure redirects are not followed: Close only redirects for a missing trailing slash, and
+// following a redirect would turn a POST into a GET.
 func httpClient(hc *http.Client) *http.Client {
 	if hc == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSHandshakeTimeout = 10 * time.Second
-		t.ResponseHeaderTimeout = defaultTimeout
-		hc = &http.Client{Timeout: defaultTimeout, Transport: t}
+		hc = &http.Client{Timeout: defaultTimeout, Transport: sharedTransport()}
 	} else {
 		cp := *hc
 		hc = &cp
 	}
 	if hc.CheckRedirect == nil {
-		hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		hc.CheckRedirect = noRedirects
 	}
 	return hc
 }
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func fingerprint(cred string) string {
 	sum := sha256.Sum256([]byte(cred))
@@ -270,7 +289,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		if err := ctx.Err(); err != nil {
 			return &TransportError{Method: cl.method, Path: cl.path, Attempts: attempt - 1, Err: err, msg: err.Error()}
 		}
-		resp, sent, err := c.send(ctx, cl.method, target, payload)
+		resp, sent, err := c.send(ctx, cl.method, target, payload, !cl.retry)
 		if err != nil {
 			te := &TransportError{Method: cl.method, Path: cl.path, Sent: sent, Attempts: attempt, Err: err, msg: c.transportText(err)}
 			c.log.DebugContext(ctx, "closeapi request failed", "method", cl.method, "path", cl.path,
@@ -295,6 +314,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		resp.Body.Close()
 		ae, bodyReset := newAPIError(cl.method, cl.path, resp.StatusCode, body, c.redact)
 		ae.Attempts = attempt
+		ae.SandboxUnsupported = resp.StatusCode == http.StatusBadRequest && resp.Header.Get(SandboxUnsupportedHeader) == "1"
 		wait, source := c.serverWait(resp, bodyReset)
 		ae.RetryAfter = wait
 		if !cl.retry || !retryableStatus(resp.StatusCode) || attempt >= c.maxAttempts {
@@ -330,22 +350,26 @@ func (c *Client) waitRetry(ctx context.Context, cl call, attempt int, wait time.
 	return nil
 }
 
-// send performs one HTTP exchange. sent reports whether the whole request was written to the
-// connection, which is what makes a failure ambiguous for a non-idempotent call.
-func (c *Client) send(ctx context.Context, method, target string, payload []byte) (*http.Response, bool, error) {
+// send performs one HTTP exchange. With traceWrite, sent reports whether the whole request was
+// written to the connection, which is what makes a failure ambiguous for a call that is not
+// retried (the create and the status change). Reads change nothing in Close, so they skip the
+// trace (a per-request allocation and callback on the hot path) and report sent as false.
+func (c *Client) send(ctx context.Context, method, target string, payload []byte, traceWrite bool) (*http.Response, bool, error) {
 	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				wrote.Store(true)
-			}
-		},
+	if traceWrite {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(info httptrace.WroteRequestInfo) {
+				if info.Err == nil {
+					wrote.Store(true)
+				}
+			},
+		})
 	}
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, target, body)
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return nil, false, err
 	}

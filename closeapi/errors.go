@@ -33,7 +33,14 @@ type APIError struct {
 	Method     string // HTTP method of the failed call
 	Path       string // path below the base URL, e.g. /bulk_action/delete/
 	Attempts   int    // how many requests were sent for this call (retries included)
+	// SandboxUnsupported marks a 400 from bulkguard's sandbox for a construct
+	// it does not model: the sandbox's limit, not Close's verdict on the query.
+	SandboxUnsupported bool
 }
+
+// SandboxUnsupportedHeader is the header bulkguard's sandbox sets on such a
+// 400 (sandbox/README.md). Close itself never sends it.
+const SandboxUnsupportedHeader = "X-Sandbox-Unsupported"
 
 func (e *APIError) Error() string {
 	var b strings.Builder
@@ -65,7 +72,9 @@ func (e *APIError) Error() string {
 type TransportError struct {
 	Method, Path string
 	// Sent reports that the whole request was written to the connection (or that Close
-	// answered 2xx), so Close may have acted on it. See IsAmbiguous.
+	// answered 2xx), so Close may have acted on it. See IsAmbiguous. Whether a request was
+	// written is tracked only for the calls that are never retried (create, status change):
+	// for a read that got no answer Sent is false, since a read changes nothing.
 	Sent     bool
 	Attempts int
 	Err      error

@@ -52,7 +52,10 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		// The usual case (Close never escapes a timestamp): no second JSON pass.
+		s = string(b[1 : n-1])
+	} else if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("closeapi: time must be a string or null, got %s", b)
 	}
 	if s == "" {
@@ -71,7 +74,11 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
 	}
-	return json.Marshal(t.Format(closeTimeLayout))
+	// The layout's output never needs escaping, so the quotes are all json.Marshal would add.
+	b := make([]byte, 0, len(closeTimeLayout)+2)
+	b = append(b, '"')
+	b = t.AppendFormat(b, closeTimeLayout)
+	return append(b, '"'), nil
 }
 
 // BulkDeleteRequest is the body of POST /bulk_action/delete/ (close-api.md §1.2). SQuery is the
@@ -118,21 +125,45 @@ func (b *BulkDelete) StatusString() string {
 }
 
 func (b *BulkDelete) UnmarshalJSON(data []byte) error {
-	type plain BulkDelete
-	var p plain
-	if err := json.Unmarshal(data, &p); err != nil {
+	var w bulkDeleteWire
+	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	p.SQuery = nullToNil(p.SQuery)
-	p.Sort = nullToNil(p.Sort)
-	*b = BulkDelete(p)
+	*b = *w.job()
 	return nil
+}
+
+// bulkDeleteWire is BulkDelete without its UnmarshalJSON. The client decodes answers into it:
+// encoding/json hands a value with an UnmarshalJSON method its raw bytes, which that method
+// must scan and decode again, so a job read through the method costs two passes instead of one.
+type bulkDeleteWire BulkDelete
+
+// job is the decoded job with JSON nulls in its raw fields turned into nil.
+func (w *bulkDeleteWire) job() *BulkDelete {
+	b := (*BulkDelete)(w)
+	b.SQuery = nullToNil(b.SQuery)
+	b.Sort = nullToNil(b.Sort)
+	return b
 }
 
 // BulkDeleteList is one page of GET /bulk_action/delete/.
 type BulkDeleteList struct {
 	Data    []BulkDelete `json:"data"`
 	HasMore bool         `json:"has_more"`
+}
+
+// bulkDeleteListWire is how the client decodes a BulkDeleteList: in one pass (bulkDeleteWire).
+type bulkDeleteListWire struct {
+	Data    []bulkDeleteWire `json:"data"`
+	HasMore bool             `json:"has_more"`
+}
+
+func (w *bulkDeleteListWire) list() *BulkDeleteList {
+	l := &BulkDeleteList{Data: make([]BulkDelete, len(w.Data)), HasMore: w.HasMore}
+	for i := range w.Data {
+		l.Data[i] = *w.Data[i].job()
+	}
+	return l
 }
 
 // SearchRequest is the body of POST /data/search/ (close-api.md §2.1). A nil ResultsLimit is

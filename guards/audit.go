@@ -44,6 +44,9 @@ type AuditRecord struct {
 	// Code is the refusal code on refusal records.
 	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Subject is the person who made the call, when an authorization
+	// server vouched for one (see WithSubject).
+	Subject string `json:"subject,omitempty"`
 	// Backup names the verified backup a create was preceded by.
 	Backup *AuditBackup `json:"backup,omitempty"`
 }

@@ -235,6 +235,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		return nil, err
 	}
 	rec := planRecord(plan)
+	rec.Subject = Subject(ctx)
 	if r := g.checkConfirmation(c, plan.Phrase, "confirm a delete"); r != nil {
 		return nil, g.refuse(r, rec)
 	}

@@ -91,6 +91,9 @@ type Config struct {
 	Policy Policy
 	// Store keeps plans. nil → a MemoryStore on the guard's clock.
 	Store PlanStore
+	// Nonces remembers spent elicitation states. nil → MemoryNonces on the
+	// guard's clock; replicas must share one (and SealKey).
+	Nonces NonceStore
 	// Audit is required: a guard that cannot record does not delete.
 	Audit *AuditLog
 	// Environment is "sandbox" or "close"; it is echoed in every preview
@@ -116,8 +119,9 @@ type Guard struct {
 	now     func() time.Time
 	aead    cipher.AEAD
 
+	nonces NonceStore
+
 	mu         sync.Mutex
-	usedNonces map[string]time.Time
 	knownJobs  map[string]bool      // jobs this guard created or reconciled
 	lastCreate map[string]time.Time // principal → when it last sent a create
 
@@ -187,6 +191,10 @@ func New(c Config) (*Guard, error) {
 	if store == nil {
 		store = NewMemoryStoreClock(now)
 	}
+	nonces := c.Nonces
+	if nonces == nil {
+		nonces = NewMemoryNonces(now)
+	}
 	key := c.SealKey
 	if key == nil {
 		key = make([]byte, 32)
@@ -209,7 +217,7 @@ func New(c Config) (*Guard, error) {
 		env:        c.Environment,
 		now:        now,
 		aead:       aead,
-		usedNonces: map[string]time.Time{},
+		nonces:     nonces,
 		knownJobs:  map[string]bool{},
 		lastCreate: map[string]time.Time{},
 	}, nil

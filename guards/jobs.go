@@ -130,6 +130,7 @@ func (g *Guard) Resume(ctx context.Context, cl *closeapi.Client, jobID string, c
 		return nil, err
 	}
 	rec = jobRecord(principal, jobID, job)
+	rec.Subject = Subject(ctx)
 	if r := notPausedRefusal(job); r != nil {
 		return nil, g.refuse(r, rec)
 	}

@@ -1,6 +1,7 @@
 package guards
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -109,32 +110,22 @@ func (g *Guard) OpenState(token, principal, target string) error {
 			Problem: "the confirmation state expired",
 			Next:    "Call the tool again to ask the person once more; " + nextPreviewAgainIfCreate(target)}, principal, target)
 	}
-	if !g.burnNonce(st.Nonce, time.Unix(st.Expires, 0)) {
+	// OpenState has no context of its own; the store bounds the call with
+	// its own timeout.
+	fresh, err := g.nonces.Spend(context.Background(), principal, st.Nonce, time.Unix(st.Expires, 0))
+	if err != nil {
+		r, ok := AsRefusal(err)
+		if !ok {
+			r = StoreUnavailable("check that the confirmation was not used before", err)
+		}
+		return g.refuseState(r, principal, target)
+	}
+	if !fresh {
 		return g.refuseState(&Refusal{Code: CodeStateReplayed,
 			Problem: "the confirmation state was already used",
 			Next:    "Each confirmation answers one request. Call the tool again to ask the person once more."}, principal, target)
 	}
 	return nil
-}
-
-// burnNonce records nonce as used and reports whether it was fresh. The
-// check and the record are one critical section, so of two concurrent opens
-// of one token exactly one succeeds.
-func (g *Guard) burnNonce(nonce string, expires time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	now := g.now()
-	for n, exp := range g.usedNonces {
-		if now.After(exp) {
-			delete(g.usedNonces, n)
-		}
-	}
-	if _, used := g.usedNonces[nonce]; used {
-		return false
-	}
-	// Kept a little past expiry so a clock step back cannot revive it.
-	g.usedNonces[nonce] = expires.Add(time.Minute)
-	return true
 }
 
 func (g *Guard) openState(token, principal, target string) (*sealedState, error) {

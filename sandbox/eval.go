@@ -13,7 +13,12 @@ import (
 // queryError is a query the sandbox rejects, as Close rejects an invalid
 // query: a 400 whose field-errors entry (under "query" for /data/search/,
 // "s_query" for bulk actions) carries Error().
-type queryError struct{ msg string }
+type queryError struct {
+	msg string
+	// unsupported marks a construct the sandbox cannot evaluate although
+	// Close may accept it (unsupported.go).
+	unsupported bool
+}
 
 func (e *queryError) Error() string { return e.msg }
 
@@ -25,7 +30,7 @@ func at(ptr string) string {
 }
 
 func qerr(ptr, format string, args ...any) error {
-	return &queryError{fmt.Sprintf(format, args...) + " " + at(ptr)}
+	return &queryError{msg: fmt.Sprintf(format, args...) + " " + at(ptr)}
 }
 
 // evaluator runs one query over the store at one moment. It is cheap to
@@ -89,8 +94,12 @@ func rootType(n schema.Node) (uni, error) {
 		return uLead, nil
 	case "contact":
 		return uContact, nil
+	case "opportunity":
+		return uOpp, nil
+	case "custom_object":
+		return uCustomObject, nil
 	}
-	return 0, &queryError{fmt.Sprintf("object_type %q cannot be searched in the sandbox (lead and contact can)", ot)}
+	return 0, &queryError{msg: fmt.Sprintf("object_type %q cannot be searched in the sandbox (lead, contact, opportunity and custom_object can)", ot), unsupported: true}
 }
 
 // node evaluates n over the objects of kind u. The result only holds
@@ -121,7 +130,7 @@ func (e *evaluator) node(n schema.Node, u uni, ptr string) (bitset, error) {
 	case *schema.ObjectType:
 		ot, ok := uniByName(x.ObjectType)
 		if !ok {
-			return nil, qerr(ptr+"/object_type", "object_type %q is not supported by the sandbox (it models %s)", x.ObjectType, strings.Join(uniName[:], ", "))
+			return nil, unsup(ptr+"/object_type", "object_type %q is not supported by the sandbox (it models %s)", x.ObjectType, strings.Join(uniName[:], ", "))
 		}
 		if ot == u {
 			r = vis.clone()
@@ -144,7 +153,7 @@ func (e *evaluator) node(n schema.Node, u uni, ptr string) (bitset, error) {
 	case *schema.MatchAll:
 		r = vis.clone()
 	case *schema.UnknownNode:
-		return nil, qerr(ptr, "unknown query type %q", x.Type)
+		return nil, unsup(ptr, "unknown query type %q", x.Type)
 	case nil:
 		return nil, qerr(ptr, "missing query")
 	default:
@@ -177,6 +186,16 @@ var docFields = [numUni][]docField{
 	uEmail:   {{uEmail, "email"}},
 	uPhone:   {{uPhone, "phone"}},
 	uAddress: {{uAddress, "address_1"}, {uAddress, "address_2"}, {uAddress, "city"}, {uAddress, "state"}, {uAddress, "zipcode"}, {uAddress, "country"}},
+	// The graph kinds: their text-like fields [INF].
+	uURL:          {{uURL, "url"}},
+	uOpp:          {{uOpp, "note"}, {uOpp, "status_label"}, {uOpp, "pipeline_name"}},
+	uTask:         {{uTask, "text"}},
+	uActEmail:     {{uActEmail, "subject"}, {uActEmail, "sender"}},
+	uActCall:      {{uActCall, "note"}, {uActCall, "phone"}},
+	uActSMS:       {{uActSMS, "text"}},
+	uActMeeting:   {{uActMeeting, "title"}},
+	uActNote:      {{uActNote, "note"}},
+	uCustomObject: {{uCustomObject, "name"}},
 }
 
 // lift maps a set of objects of kind from to the set of their owners of
@@ -416,27 +435,19 @@ func (e *evaluator) field(f schema.Field, u uni, ptr string) (*column, error) {
 	case *schema.RegularField:
 		ou, ok := uniByName(x.ObjectType)
 		if !ok {
-			return nil, qerr(ptr+"/object_type", "fields of %q objects are not supported by the sandbox (it models %s)", x.ObjectType, strings.Join(uniName[:], ", "))
+			return nil, unsup(ptr+"/object_type", "fields of %q objects are not supported by the sandbox (it models %s)", x.ObjectType, strings.Join(uniName[:], ", "))
 		}
 		if ou != u {
 			return nil, qerr(ptr, "field %s.%s cannot be used on %s objects (use has_related to reach %s fields)", x.ObjectType, x.FieldName, uniName[u], x.ObjectType)
 		}
-		c := e.st.t[u].cols[x.FieldName]
-		if c == nil {
-			return nil, qerr(ptr+"/field_name", "unknown field %s.%s", x.ObjectType, x.FieldName)
+		if strings.HasPrefix(x.FieldName, "custom.") {
+			return e.customField(strings.TrimPrefix(x.FieldName, "custom."), u, ptr+"/field_name")
 		}
-		return c, nil
+		return e.regularField(u, x.FieldName, ptr+"/field_name")
 	case *schema.CustomField:
-		if u != uLead {
-			return nil, qerr(ptr, "custom field %s cannot be used on %s objects (the sandbox has lead custom fields only)", x.CustomFieldID, uniName[u])
-		}
-		c := e.st.t[uLead].cols["custom."+x.CustomFieldID]
-		if c == nil {
-			return nil, qerr(ptr+"/custom_field_id", "unknown custom field %s", x.CustomFieldID)
-		}
-		return c, nil
+		return e.customField(x.CustomFieldID, u, ptr+"/custom_field_id")
 	case *schema.UnknownField:
-		return nil, qerr(ptr, "unknown field type %q", x.Type)
+		return nil, unsup(ptr, "unknown field type %q", x.Type)
 	case nil:
 		return nil, qerr(ptr, "missing field")
 	}
@@ -549,7 +560,7 @@ func (e *evaluator) fieldCondition(fc *schema.FieldCondition, u uni, ptr string)
 			}
 		}
 		for i, s := range c.str {
-			if s != "" && slices.Contains(want, s) {
+			if s != "" && (slices.Contains(want, s) || (c.multi && anyPart(s, want))) {
 				r.set(i)
 			}
 		}
@@ -620,7 +631,7 @@ func (e *evaluator) fieldCondition(fc *schema.FieldCondition, u uni, ptr string)
 			}
 		}
 	case *schema.UnknownCondition:
-		return nil, qerr(cptr, "unknown condition type %q", x.Type)
+		return nil, unsup(cptr, "unknown condition type %q", x.Type)
 	case nil:
 		return nil, qerr(cptr, "missing condition")
 	default:
@@ -636,34 +647,6 @@ func refTypeFits(field, given string) bool {
 		return given == "user" || given == "user_or_group"
 	}
 	return field == given
-}
-
-func (e *evaluator) hasRelated(h *schema.HasRelated, u uni, ptr string) (bitset, error) {
-	this, ok := uniByName(h.ThisObjectType)
-	if !ok || this != u {
-		return nil, qerr(ptr+"/this_object_type", "this_object_type %q does not match the objects filtered here (%s)", h.ThisObjectType, uniName[u])
-	}
-	rel, ok := uniByName(h.RelatedObjectType)
-	if !ok {
-		return nil, qerr(ptr+"/related_object_type", "related_object_type %q is not supported by the sandbox (it models %s)", h.RelatedObjectType, strings.Join(uniName[:], ", "))
-	}
-	if rel == u || !(isAncestor(rel, u) || isAncestor(u, rel)) {
-		return nil, qerr(ptr+"/related_object_type", "%s objects have no related %s objects in the sandbox", uniName[u], uniName[rel])
-	}
-	sub, err := e.node(h.RelatedQuery, rel, ptr+"/related_query")
-	if err != nil {
-		return nil, err
-	}
-	if isAncestor(u, rel) {
-		return e.lift(sub, rel, u), nil
-	}
-	r := e.empty(u)
-	e.visible(u).forEach(func(i int) {
-		if sub.has(e.st.ancestor(u, i, rel)) {
-			r.set(i)
-		}
-	})
-	return r, nil
 }
 
 // savedSearch matches what the Smart View's query matches. The view's own

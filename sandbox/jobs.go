@@ -116,7 +116,7 @@ func (c *call) createJob(string) {
 	}
 	u, err := rootType(node)
 	if err != nil {
-		fieldError(c.w, "s_query", err.Error())
+		answerQueryError(c.w, "s_query", err)
 		return
 	}
 	if raw, ok := body["bulk_object_type"]; ok && !isNull(raw) {
@@ -390,8 +390,8 @@ func (s *Server) fix(j *job) {
 		return
 	}
 	leads := map[int32]bool{}
-	for _, ci := range j.matches {
-		leads[s.st.t[uContact].parent[ci]] = true
+	for _, i := range j.matches {
+		leads[int32(s.st.ancestor(j.u, int(i), uLead))] = true
 	}
 	nl := len(leads)
 	j.nLeads = &nl
@@ -405,11 +405,11 @@ func (s *Server) deleteBatch(j *job) int {
 	at := s.now().UnixNano()
 	for _, i := range j.matches[j.pos:end] {
 		if j.u == uLead {
-			s.st.deleteLead(int(i), at)
+			s.st.deleteObject(uLead, int(i), at, j.id)
 			continue
 		}
-		s.st.deleteContact(int(i), at)
-		j.leadsSeen[s.st.t[uContact].parent[i]] = true
+		s.st.deleteObject(j.u, int(i), at, j.id)
+		j.leadsSeen[int32(s.st.ancestor(j.u, int(i), uLead))] = true
 	}
 	n := end - j.pos
 	j.pos = end

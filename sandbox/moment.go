@@ -83,11 +83,11 @@ func (e *evaluator) moment(m schema.Moment, ptr string) (time.Time, error) {
 	case *schema.PredefinedPeriod:
 		start, end, ok := periodRange(now, x.Range)
 		if !ok {
-			return time.Time{}, qerr(ptr+"/range", "unknown relative period %q (the sandbox knows %s)", x.Range, strings.Join(periodNames, ", "))
+			return time.Time{}, unsup(ptr+"/range", "unknown relative period %q (the sandbox knows %s)", x.Range, strings.Join(periodNames, ", "))
 		}
 		return pickEnd(start, end, x.Which, ptr+"/which")
 	case *schema.UnknownMoment:
-		return time.Time{}, qerr(ptr, "unknown moment type %q", x.Type)
+		return time.Time{}, unsup(ptr, "unknown moment type %q", x.Type)
 	}
 	return time.Time{}, qerr(ptr, "unknown moment type %q", m.MomentType())
 }

@@ -237,6 +237,10 @@ func nullStr(s string) any {
 func (c *column) value(i int) any {
 	switch c.kind {
 	case kText, kRef:
+		if c.multi && c.str[i] != "" {
+			// a multi-value field stays a list
+			return strings.Split(c.str[i], multiSep)
+		}
 		return nullStr(c.str[i])
 	case kDate:
 		if c.dateOnly && c.tm[i] != noTime {
@@ -330,11 +334,13 @@ func (st *store) contactJSON(i int) map[string]any {
 		p := pc["phone"].str[j]
 		phones = append(phones, map[string]any{"phone": p, "phone_formatted": formatPhone(p), "type": pc["type"].str[j]})
 	}
-	return map[string]any{
+	out := map[string]any{
 		"id": ct.ids[i], "lead_id": c["lead_id"].str[i], "organization_id": st.orgID,
 		"name": c["name"].value(i), "display_name": c["display_name"].str[i], "title": c["title"].value(i),
-		"emails": emails, "phones": phones, "urls": []any{},
+		"emails": emails, "phones": phones, "urls": st.contactURLs(i),
 		"created_by": c["created_by"].value(i), "updated_by": c["updated_by"].value(i),
 		"date_created": c["date_created"].value(i), "date_updated": c["date_updated"].value(i),
 	}
+	st.contactCustom(i, out)
+	return out
 }

@@ -192,16 +192,18 @@ func (st *store) record(u uni, i int, fields []string) map[string]any {
 		switch f {
 		case "id", "__object_type":
 		case "custom":
+			if u != uLead {
+				for _, cf := range st.objectCFs[u] {
+					obj["custom."+cf.ID] = cf.cols[u].value(i)
+				}
+				continue
+			}
 			for _, cf := range st.cfs {
 				obj["custom."+cf.ID] = cf.col.value(i)
 			}
 		default:
 			if full == nil {
-				if u == uLead {
-					full = st.leadJSON(i)
-				} else {
-					full = st.contactJSON(i)
-				}
+				full = st.objectJSON(u, i)
 			}
 			obj[f] = full[f]
 		}
@@ -264,7 +266,7 @@ func (c *call) search(string) {
 	ev := c.s.evaluator(loc, c.user.ID, lag)
 	u, err := rootType(node)
 	if err != nil {
-		fieldError(c.w, "query", err.Error())
+		answerQueryError(c.w, "query", err)
 		return
 	}
 	set, err := ev.node(node, u, "")
@@ -349,6 +351,10 @@ func (c *call) nextPage(tok string, size int) {
 func answerQueryError(w http.ResponseWriter, key string, err error) {
 	var qe *queryError
 	if errors.As(err, &qe) {
+		if qe.unsupported {
+			answerUnsupported(w, key, qe.msg)
+			return
+		}
 		fieldError(w, key, qe.msg)
 		return
 	}

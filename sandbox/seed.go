@@ -103,6 +103,7 @@ func seedMeta(st *store, seed int64, now time.Time) {
 	st.addCustomField(&customField{ID: randID(r, "cf_"), Name: "Employees", Type: "number", Created: start})
 	st.addCustomField(&customField{ID: randID(r, "cf_"), Name: "Annual Revenue", Type: "number", Created: start})
 	st.addCustomField(&customField{ID: randID(r, "cf_"), Name: "Contract Start", Type: "date", Created: start})
+	seedGraphMeta(st, r, start)
 	st.idRand = rand.New(rand.NewPCG(uint64(seed), 0xadd1ead))
 }
 
@@ -154,6 +155,7 @@ func seedLeads(st *store, seed int64, n int, now time.Time) {
 	contactBuf := make([]ContactSpec, 3)
 	addrBuf := make([]AddressSpec, 1)
 	var phone []byte
+	graph := newGraphSeeder(st, seed, now)
 	for k := 0; k < n; k++ {
 		sp = LeadSpec{}
 		kindRoll := r.IntN(1000)
@@ -271,6 +273,7 @@ func seedLeads(st *store, seed int64, n int, now time.Time) {
 		} else {
 			custom[cfSource] = "Import"
 		}
+		graph.lead(&sp, status, junk, users)
 		in.spec = &sp
 		in.status = status
 		st.insertLead(in)

@@ -14,7 +14,8 @@ import (
 )
 
 // uni is one kind of object the sandbox stores and the grammar can filter:
-// the five object types of close-api.md §3.7 that the sandbox models.
+// the object types of close-api.md §3.7 (graph.go describes the kinds after
+// address).
 type uni uint8
 
 const (
@@ -23,15 +24,30 @@ const (
 	uEmail
 	uPhone
 	uAddress
+	uURL
+	uOpp
+	uTask
+	uActEmail
+	uActCall
+	uActSMS
+	uActMeeting
+	uActNote
+	uActCustom
+	uCustomObject
+	uSeqSub
 	numUni
 )
 
-var uniName = [numUni]string{"lead", "contact", "contact_email", "contact_phone", "address"}
+var uniName = [numUni]string{"lead", "contact", "contact_email", "contact_phone", "address",
+	"contact_url", "opportunity", "task", "activity.email", "activity.call", "activity.sms",
+	"activity.meeting", "activity.note", "activity.custom_activity", "custom_object", "sequence_subscription"}
 
-// uniParent is the owner of each kind: contacts and addresses belong to a
-// lead, emails and phones to a contact. A lead has no owner (its entry is
-// unused). has_related follows these links in either direction.
-var uniParent = [numUni]uni{uLead, uLead, uContact, uContact, uLead}
+// uniParent is the owner of each kind: contacts, addresses, opportunities,
+// tasks, activities and custom objects belong to a lead; emails, phones,
+// urls and sequence subscriptions to a contact. A lead has no owner (its
+// entry is unused). has_related follows these links in either direction.
+var uniParent = [numUni]uni{uLead, uLead, uContact, uContact, uLead,
+	uContact, uLead, uLead, uLead, uLead, uLead, uLead, uLead, uLead, uLead, uContact}
 
 func uniByName(s string) (uni, bool) {
 	for u, n := range uniName {
@@ -122,6 +138,9 @@ type table struct {
 	// kids[k] is, for each object, the contiguous run of its children of
 	// kind k (objects are always inserted together with their children).
 	kids [numUni][]span
+	// kidsMore[k] lists, by object, its children of kind k added after its
+	// run (graph.go).
+	kidsMore [numUni]map[int32][]int32
 	// dead is when the object was deleted (unix nanoseconds of the
 	// sandbox clock), 0 while it exists.
 	dead []int64
@@ -162,6 +181,11 @@ type customField struct {
 	Multiple       bool
 	Created        time.Time
 	col            *column
+	// objects are the kinds the field belongs to besides leads (contact
+	// and opportunity fields, shared fields; graph.go), and cols their
+	// columns.
+	objects []uni
+	cols    [numUni]*column
 }
 
 // store is the organization: objects, their indexes, and the metadata
@@ -191,6 +215,8 @@ type store struct {
 	wordBuf   []byte
 
 	idRand *rand.Rand
+
+	graphMeta
 }
 
 func newStore(seed int64) *store {
@@ -249,6 +275,7 @@ func newStore(seed int64) *store {
 	ad.addCol(&column{name: "state", kind: kText, shared: true})
 	ad.addCol(&column{name: "zipcode", kind: kText})
 	ad.addCol(&column{name: "country", kind: kText, shared: true})
+	st.defineGraph()
 	return st
 }
 
@@ -299,6 +326,8 @@ func (st *store) addCustomField(cf *customField) {
 	case "date", "datetime":
 		c.kind = kDate
 		c.dateOnly = cf.Type == "date"
+	case "user":
+		c.kind, c.refType, c.multi = kRef, "user", cf.Multiple
 	default:
 		c.kind = kText
 		c.shared = cf.Type == "choices"
@@ -417,9 +446,12 @@ func (st *store) prefixSet(p string) bitset {
 // reserve grows every table for about n more leads, so that seeding a large
 // organization does not spend its time copying columns.
 func (st *store) reserve(n int) {
-	per := [numUni]int{uLead: 1, uContact: 2, uEmail: 3, uPhone: 2, uAddress: 1}
+	// Objects per 100 leads, a little above what the demo seed makes:
+	// reserving much more would keep the spare capacity for good.
+	per := [numUni]int{uLead: 100, uContact: 205, uEmail: 250, uPhone: 210, uAddress: 65, uURL: 45, uOpp: 80, uTask: 35,
+		uActEmail: 175, uActCall: 85, uActSMS: 20, uActMeeting: 16, uActNote: 28, uActCustom: 6, uCustomObject: 2, uSeqSub: 12}
 	for u, t := range st.t {
-		want := n * per[u]
+		want := n * per[u] / 100
 		t.ids = slices.Grow(t.ids, want)
 		t.parent = slices.Grow(t.parent, want)
 		t.dead = slices.Grow(t.dead, want)
@@ -508,6 +540,8 @@ func (st *store) appendValue(c *column, v any) error {
 		default:
 			st.appendText(c, fmt.Sprint(x))
 		}
+	case kRef:
+		c.str = append(c.str, textOf(v))
 	case kNumber:
 		switch x := v.(type) {
 		case float64:
@@ -585,6 +619,11 @@ type LeadSpec struct {
 	Custom    map[string]any
 	Contacts  []ContactSpec
 	Addresses []AddressSpec
+	// The rest of the lead's graph (graphspec.go).
+	Opportunities []OpportunitySpec
+	Tasks         []TaskSpec
+	Activities    []ActivitySpec
+	CustomObjects []CustomObjectSpec
 }
 
 // ContactSpec is a contact of a LeadSpec.
@@ -596,6 +635,11 @@ type ContactSpec struct {
 	Phones      []PhoneSpec
 	DateCreated time.Time
 	DateUpdated time.Time
+	// URLs, contact custom fields (by id or name) and sequence
+	// subscriptions (graphspec.go).
+	URLs          []URLSpec
+	Custom        map[string]any
+	Subscriptions []SubscriptionSpec
 }
 
 // EmailSpec is one email address of a contact.
@@ -662,6 +706,9 @@ func (st *store) resolve(sp *LeadSpec, now time.Time) (leadInput, error) {
 		if _, dup := st.t[uContact].byID[c.ID]; dup {
 			return in, fmt.Errorf("contact %s already exists", c.ID)
 		}
+	}
+	if err := st.checkGraph(sp); err != nil {
+		return in, err
 	}
 	in.created = now
 	return in, nil
@@ -744,6 +791,7 @@ func (st *store) insertLead(in leadInput) int {
 		st.appendText(at.cols["state"], a.State)
 		st.appendText(at.cols["zipcode"], a.Zipcode)
 		st.appendText(at.cols["country"], a.Country)
+		st.appendText(at.cols["location"], a.location())
 	}
 	lt.kids[uAddress] = append(lt.kids[uAddress], span{uint32(aStart), uint32(len(sp.Addresses))})
 
@@ -777,6 +825,7 @@ func (st *store) insertLead(in leadInput) int {
 			st.appendNull(cf.col)
 		}
 	}
+	st.insertLeadGraph(li, sp)
 	return li
 }
 
@@ -837,6 +886,7 @@ func (st *store) insertContact(cs *ContactSpec, li int, leadID, creator, updater
 	created := orTime(cs.DateCreated, time.UnixMicro(leadCreated))
 	c["date_created"].tm = append(c["date_created"].tm, created)
 	c["date_updated"].tm = append(c["date_updated"].tm, orTime(cs.DateUpdated, time.UnixMicro(created)))
+	st.insertContactGraph(ci, cs, leadID, creator, created)
 }
 
 // --- deleting ---------------------------------------------------------------
@@ -850,38 +900,9 @@ func (t *table) kill(i int, at int64) bool {
 	return true
 }
 
-// deleteContact removes a contact with its emails and phones.
-func (st *store) deleteContact(ci int, at int64) bool {
-	ct := st.t[uContact]
-	if !ct.kill(ci, at) {
-		return false
-	}
-	for _, k := range []uni{uEmail, uPhone} {
-		s := ct.kids[k][ci]
-		for j := s.off; j < s.off+s.n; j++ {
-			st.t[k].kill(int(j), at)
-		}
-	}
-	return true
-}
-
 // deleteLead removes a lead and everything it owns (close-api.md §1.5:
-// contacts and the rest "must belong to a lead").
-func (st *store) deleteLead(li int, at int64) bool {
-	lt := st.t[uLead]
-	if !lt.kill(li, at) {
-		return false
-	}
-	s := lt.kids[uContact][li]
-	for j := s.off; j < s.off+s.n; j++ {
-		st.deleteContact(int(j), at)
-	}
-	s = lt.kids[uAddress][li]
-	for j := s.off; j < s.off+s.n; j++ {
-		st.t[uAddress].kill(int(j), at)
-	}
-	return true
-}
+// contacts and the rest "must belong to a lead"; graph.go).
+func (st *store) deleteLead(li int, at int64) bool { return st.deleteObject(uLead, li, at, "") }
 
 // ancestor returns the index of i's owner of kind to (i is of kind from).
 func (st *store) ancestor(from uni, i int, to uni) int {

@@ -36,6 +36,8 @@ func TestCloseErrorsReachTheModel(t *testing.T) {
 		{"403", 403, nil, `{"error":"Forbidden"}`, []string{"403 Forbidden"}},
 		{"429", 429, map[string]string{"Retry-After": "7", "RateLimit": "limit=20, remaining=0, reset=7"}, `{"error":"Too many requests"}`, []string{"rate-limiting", "Wait 7s and try again"}},
 		{"400", 400, nil, `{"errors":[],"field-errors":{"_limit":"Too large."}}`, []string{"400 Bad Request", "field _limit: Too large."}},
+		{"400 the sandbox's limit", 400, map[string]string{closeapi.SandboxUnsupportedHeader: "1"}, `{"errors":[],"field-errors":{"queries.1.field":"timezone_id is not modelled"}}`,
+			[]string{"the sandbox cannot evaluate this; Close may accept it", "timezone_id is not modelled", "set CLOSE_API_KEY"}},
 		{"500", 500, nil, `oops`, []string{"500 Internal Server Error", "Try again in a minute"}},
 	}
 	for _, tc := range cases {
@@ -237,5 +239,32 @@ func TestSSELegacyClient(t *testing.T) {
 	structured(t, call(t, c, ToolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}), &cr)
 	if cr.Receipt.ConfirmedBy != guards.ConfirmedByPhrase {
 		t.Fatalf("receipt = %+v", cr.Receipt)
+	}
+}
+
+// TestSandboxLimitIsNotCloseVerdict: a query the real sandbox cannot
+// evaluate is reported as the sandbox's limit, never as Close's refusal.
+func TestSandboxLimitIsNotCloseVerdict(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandbox.Options{Leads: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sb)
+	t.Cleanup(func() { hs.Close(); sb.Close() })
+	cl, err := closeapi.New(closeapi.Options{BaseURL: hs.URL + "/api/v1", APIKey: sb.APIKey(), MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := inProcess(t, NewServer(Deps{Guard: newGuard(t, guards.Policy{}), Client: cl, Environment: "sandbox"}), eras[1], nil)
+	res := call(t, c, ToolPreview, map[string]any{"s_query": map[string]any{"type": "and", "queries": []any{
+		map[string]any{"type": "object_type", "object_type": "lead"},
+		map[string]any{"type": "field_condition",
+			"field":     map[string]any{"type": "regular_field", "object_type": "lead", "field_name": "timezone_id"},
+			"condition": map[string]any{"type": "term", "values": []any{"Europe/Prague"}}},
+	}}})
+	wantError(t, res, "the sandbox cannot evaluate this; Close may accept it", "Nothing was deleted")
+	if text := resultText(res); strings.Contains(text, "Close rejected") {
+		t.Errorf("the sandbox's limit reads as Close's refusal: %s", text)
 	}
 }

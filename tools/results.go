@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -189,6 +190,13 @@ func closeProblem(err error, what string) (problem, next string) {
 			}
 			return "Close is rate-limiting requests (" + status + ")", "Wait " + wait + " and try again."
 		case http.StatusBadRequest:
+			if ae.SandboxUnsupported {
+				p := "the sandbox cannot evaluate this; Close may accept it"
+				if d := apiErrorDetails(ae); d != "" {
+					p += " (" + d + ")"
+				}
+				return p, "Preview it against Close itself (set CLOSE_API_KEY), or, to rehearse here, use the fields and relations the sandbox models (sandbox/README.md)."
+			}
 			p := "Close rejected the request (" + status + ")"
 			if d := apiErrorDetails(ae); d != "" {
 				p += ": " + d
@@ -280,18 +288,32 @@ func jobLine(j *closeapi.BulkDelete) string {
 	if status == "" {
 		status = "unknown"
 	}
-	total := "?"
+	// Appended piece by piece rather than with fmt: this line is built on every get_bulk_delete.
+	b := make([]byte, 0, 128)
+	b = append(b, j.ID...)
+	b = append(b, ": "...)
+	b = append(b, status...)
+	b = append(b, ", "...)
+	b = append(b, j.BulkObjectType...)
+	b = append(b, ", "...)
+	b = strconv.AppendInt(b, int64(p.Processed), 10)
+	b = append(b, '/')
 	if p.Total != nil {
-		total = fmt.Sprint(*p.Total)
+		b = strconv.AppendInt(b, int64(*p.Total), 10)
+	} else {
+		b = append(b, '?')
 	}
-	line := fmt.Sprintf("%s: %s, %s, %d/%s processed", j.ID, status, j.BulkObjectType, p.Processed, total)
+	b = append(b, " processed"...)
 	if p.Percent != nil {
-		line += fmt.Sprintf(" (%.1f%%)", *p.Percent)
+		b = append(b, " ("...)
+		b = strconv.AppendFloat(b, *p.Percent, 'f', 1, 64)
+		b = append(b, "%)"...)
 	}
 	if j.DateCreated != nil && !j.DateCreated.IsZero() {
-		line += ", created " + j.DateCreated.UTC().Format(time.RFC3339)
+		b = append(b, ", created "...)
+		b = j.DateCreated.UTC().AppendFormat(b, time.RFC3339)
 	}
-	return line
+	return string(b)
 }
 
 // structuredResult is a success: structuredContent for clients that read it,
@@ -301,6 +323,9 @@ func jobLine(j *closeapi.BulkDelete) string {
 func structuredResult(out any, summary string) *mcp.CallToolResult {
 	res := mcp.NewToolResultStructured(out, summary)
 	if data, err := json.Marshal(out); err == nil {
+		// mcp-go writes RawStructuredContent, when set, as structuredContent: one marshal
+		// serves both copies. StructuredContent stays for in-process readers.
+		res.RawStructuredContent = data
 		res.Content = append(res.Content, mcp.NewTextContent(string(data)))
 	}
 	return res

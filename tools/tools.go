@@ -77,7 +77,7 @@ func NewServer(d Deps) *server.MCPServer {
 		server.WithTitle("bulkguard: guarded Close bulk deletes"),
 	}
 	if d.Logger != nil {
-		opts = append(opts, server.WithLogger(d.Logger))
+		opts = append(opts, server.WithLogger(slog.New(perCallHandler{d.Logger.Handler()})))
 	}
 	version := d.Version
 	if version == "" {

@@ -6,6 +6,7 @@
 //
 //	go run ./bench/load                   # 50 clients × 100 calls, 2,000 leads
 //	go run ./bench/load -leads 1000000    # the same on a million leads
+//	go run ./bench/load -replicas 3       # three replicas sharing a Redis, behind a round-robin balancer
 //
 // It builds bulkguard from the module root (or uses -bin), starts
 // `bulkguard sandbox` and `bulkguard --transport http` on loopback ports,
@@ -50,11 +51,16 @@ func main() {
 		calls    = flag.Int("calls", 100, "calls per client (mixed preview, get, list, lookup)")
 		timeout  = flag.Duration("timeout", 15*time.Minute, "stop everything after this long")
 		logLevel = flag.String("log-level", "info", "bulkguard's --log-level (info or debug: the address is read from its info line)")
+		replicas = flag.Int("replicas", 1, "bulkguard processes; more than 1 share a redis-server (--store) behind a round-robin balancer")
 	)
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if err := run(ctx, *bin, *leads, *clients, *calls, *logLevel); err != nil {
+	if *replicas < 1 {
+		fmt.Fprintln(os.Stderr, "load: -replicas must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(ctx, *bin, *leads, *clients, *calls, *replicas, *logLevel); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -103,7 +109,7 @@ func (p *proc) memKB(field string) int {
 	return -1
 }
 
-func run(ctx context.Context, bin string, leads, nClients, nCalls int, logLevel string) error {
+func run(ctx context.Context, bin string, leads, nClients, nCalls, nReplicas int, logLevel string) error {
 	tmp, err := os.MkdirTemp("", "bulkguard-load-")
 	if err != nil {
 		return err
@@ -137,16 +143,44 @@ func run(ctx context.Context, bin string, leads, nClients, nCalls int, logLevel 
 	sandboxReady := time.Since(t0)
 
 	token := randomHex(24)
-	srv, err := start("bulkguard", bin, testkit.Environ("CLOSE_API_KEY=sandbox-demo-key", "XDG_STATE_HOME="+tmp),
-		"--transport", "http", "--listen", "127.0.0.1:0", "--close-url", base, "--http-token", token,
-		"--audit-log", filepath.Join(tmp, "audit.jsonl"), "--log-level", logLevel)
-	if err != nil {
-		return err
+	env := testkit.Environ("CLOSE_API_KEY=sandbox-demo-key", "XDG_STATE_HOME="+tmp)
+	args := []string{"--transport", "http", "--listen", "127.0.0.1:0", "--close-url", base, "--http-token", token,
+		"--audit-log", filepath.Join(tmp, "audit-{replica}.jsonl"), "--log-level", logLevel}
+	if nReplicas > 1 {
+		// Replicas share plans and spent confirmations through Redis, as
+		// in the README's deployment; Redis keeps nothing on disk.
+		redis, err := testkit.LaunchRedis(tmp)
+		if err != nil {
+			return err
+		}
+		defer redis.Stop()
+		env = append(env, "BULKGUARD_SEAL_KEY="+randomHex(32))
+		args = append(args, "--store", redis.URL())
 	}
-	defer srv.Stop()
-	url, err := srv.waitFor(ctx, testkit.ListeningURL)
-	if err != nil {
-		return err
+	var srvs []*proc
+	var bases []string
+	for i := range nReplicas {
+		srv, err := start(fmt.Sprintf("bulkguard-%d", i+1), bin, env, append(args, "--replica-id", fmt.Sprintf("r%d", i+1))...)
+		if err != nil {
+			return err
+		}
+		defer srv.Stop()
+		u, err := srv.waitFor(ctx, testkit.ListeningURL)
+		if err != nil {
+			return err
+		}
+		srvs = append(srvs, srv)
+		bases = append(bases, strings.TrimSuffix(u, "/mcp"))
+	}
+	srv := srvs[0]
+	url := bases[0] + "/mcp"
+	if nReplicas > 1 {
+		lb, err := testkit.StartBalancer("", bases...)
+		if err != nil {
+			return err
+		}
+		defer lb.Close()
+		url = lb.URL + "/mcp"
 	}
 
 	setup, err := connect(ctx, url, token)
@@ -158,7 +192,10 @@ func run(ctx context.Context, bin string, leads, nClients, nCalls int, logLevel 
 	if err != nil {
 		return fmt.Errorf("setup: %w\n%s", err, srv.Output())
 	}
-	idleHWM, idleRSS := srv.memKB("VmHWM"), srv.memKB("VmRSS")
+	idle := make([][2]int, len(srvs))
+	for i, p := range srvs {
+		idle[i] = [2]int{p.memKB("VmHWM"), p.memKB("VmRSS")}
+	}
 
 	// Connect every client first, so the measured phase is calls only.
 	cs := make([]*client.Client, nClients)
@@ -199,7 +236,10 @@ func run(ctx context.Context, bin string, leads, nClients, nCalls int, logLevel 
 	}
 	wg.Wait()
 	wall := time.Since(begin)
-	hwm, rss := srv.memKB("VmHWM"), srv.memKB("VmRSS")
+	after := make([][2]int, len(srvs))
+	for i, p := range srvs {
+		after[i] = [2]int{p.memKB("VmHWM"), p.memKB("VmRSS")}
+	}
 	sbHWM := sb.memKB("VmHWM")
 
 	var all []time.Duration
@@ -215,7 +255,7 @@ func run(ctx context.Context, bin string, leads, nClients, nCalls int, logLevel 
 		}
 	}
 
-	fmt.Printf("## bulkguard load: %d clients × %d calls, %s sandbox leads\n\n", nClients, nCalls, group(leads))
+	fmt.Printf("## bulkguard load: %d clients × %d calls, %s sandbox leads, %d replica(s)\n\n", nClients, nCalls, group(leads), nReplicas)
 	fmt.Printf("%s\n", machine)
 	fmt.Printf("Sandbox ready in %s. Streamable HTTP on loopback, bearer token, log level %s, audit log on (fsync per record).\n\n",
 		sandboxReady.Round(time.Millisecond), logLevel)
@@ -231,9 +271,14 @@ func run(ctx context.Context, bin string, leads, nClients, nCalls int, logLevel 
 	for _, k := range tools {
 		fmt.Printf("| %s | %d | %s | %s |\n", k, len(byTool[k]), ms(pct(byTool[k], 50)), ms(pct(byTool[k], 99)))
 	}
+	if nReplicas > 1 {
+		fmt.Printf("\nReplicas share a redis-server (--store) behind a round-robin balancer in this process.\n")
+	}
 	fmt.Printf("\n| bulkguard process | VmHWM (peak RSS) | VmRSS |\n|---|---|---|\n")
-	fmt.Printf("| idle, after setup | %s | %s |\n", mib(idleHWM), mib(idleRSS))
-	fmt.Printf("| after the load | %s | %s |\n", mib(hwm), mib(rss))
+	for i, p := range srvs {
+		fmt.Printf("| %s idle, after setup | %s | %s |\n", p.Name, mib(idle[i][0]), mib(idle[i][1]))
+		fmt.Printf("| %s after the load | %s | %s |\n", p.Name, mib(after[i][0]), mib(after[i][1]))
+	}
 	fmt.Printf("\nSandbox process (stands in for Close, not bulkguard): VmHWM %s.\n", mib(sbHWM))
 	if len(errs) > 0 {
 		fmt.Printf("\nFirst errors:\n")

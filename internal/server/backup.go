@@ -54,18 +54,13 @@ type kindOf struct{ err, kind error }
 func (k kindOf) Error() string   { return k.err.Error() }
 func (k kindOf) Unwrap() []error { return []error{k.err, k.kind} }
 
-// openBackups opens the backup directory. With --backup off a directory that cannot be made
-// is not fatal (there is then nothing to list or restore); with --backup required it is.
-func openBackups(dir string, mode guards.BackupMode) (*backup.Store, error) {
+// openBackups opens the backup directory: dir, or "backups" beside the audit log (which for
+// the default audit path is the default backup directory, and keeps a test's backups in its
+// temporary directory). With --backup off a directory that cannot be used is not fatal (there
+// is then nothing to list or restore); with --backup required it is.
+func openBackups(dir, auditLog string, mode guards.BackupMode) (*backup.Store, error) {
 	if dir == "" {
-		d, err := backup.DefaultDir()
-		if err != nil {
-			if mode == guards.BackupOff {
-				return nil, nil
-			}
-			return nil, err
-		}
-		dir = d
+		dir = filepath.Join(filepath.Dir(auditLog), "backups")
 	}
 	s, err := backup.Open(dir)
 	if err != nil {

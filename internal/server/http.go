@@ -100,10 +100,15 @@ func (s *Server) Handler() (h http.Handler, shutdown func(context.Context)) {
 	mux.HandleFunc("GET "+pathHealthz, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{
 			"status": "ok", "version": cfg.Version, "transport": cfg.Transport, "environment": s.backend.Environment,
+			"replica": s.shared.replica, "store": storeKind(s.shared.store),
 		})
 	})
 	guard := func(h http.Handler) http.Handler {
 		return checkOrigin(requireBearer(s.token, limitBody(int64(cfg.MaxBodyBytes), cfg.BodyReadTimeout, h)))
+	}
+	if s.shared.verifier != nil {
+		guard = s.oauthGuard()
+		s.mountMetadata(mux)
 	}
 	switch cfg.Transport {
 	case TransportSSE:

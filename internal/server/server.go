@@ -22,6 +22,7 @@ import (
 	"github.com/bulkguard/bulkguard/backup"
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/oauth"
 	"github.com/bulkguard/bulkguard/sandbox"
 	"github.com/bulkguard/bulkguard/tools"
 )
@@ -79,7 +80,7 @@ type Config struct {
 	// AuditLog is the audit log's path; required.
 	AuditLog string
 	// BackupDir holds the backups taken before deletes (Policy.Backup says whether one is
-	// required); "" means $XDG_STATE_HOME/bulkguard/backups.
+	// required); "" means "backups" beside AuditLog.
 	BackupDir string
 	// ReadOnly registers only the tools that change nothing.
 	ReadOnly bool
@@ -88,6 +89,17 @@ type Config struct {
 	AllowClientKeys bool
 	// Now is the guard's clock; nil means time.Now.
 	Now func() time.Time
+
+	// Shared deployments (several replicas behind a balancer; shared.go).
+	// Store is StoreMemory ("" too) or a redis:// / rediss:// URL; SealKey
+	// (32 bytes) is required with a shared store; ReplicaID ("" → host
+	// name) replaces {replica} in AuditLog. Auth is AuthBearer (""
+	// too) or AuthOAuth, configured by OAuth (its ReadTools are set here).
+	Store     string
+	SealKey   []byte
+	ReplicaID string
+	Auth      string
+	OAuth     oauth.Config
 
 	// Version is reported to MCP clients, to Close (User-Agent) and in
 	// /healthz.
@@ -123,6 +135,7 @@ type Server struct {
 	guard   *guards.Guard
 	mcp     *mcpserver.MCPServer
 	token   string
+	shared  sharedState
 }
 
 // New builds the server described by cfg. cleanup stops the in-process
@@ -170,6 +183,12 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 	if s.client, err = s.ClientForKey(s.backend.APIKey); err != nil {
 		return nil, nil, fmt.Errorf("close client: %w", err)
 	}
+	closeShared, err := s.setupShared()
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, closeShared)
+	cfg = s.cfg // setupShared put the replica into the audit log path
 	audit, err := guards.OpenAuditLog(cfg.AuditLog)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open audit log %s: %w", cfg.AuditLog, err)
@@ -183,7 +202,7 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 	if mode == "" {
 		mode = guards.BackupRequired
 	}
-	store, err := openBackups(cfg.BackupDir, mode)
+	store, err := openBackups(cfg.BackupDir, cfg.AuditLog, mode)
 	if err != nil {
 		return nil, nil, &ConfigError{Err: err}
 	}
@@ -192,6 +211,9 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 		Audit:       audit,
 		Environment: s.backend.Environment,
 		Now:         cfg.Now,
+		Store:       s.shared.plans,
+		Nonces:      s.shared.nonces,
+		SealKey:     cfg.SealKey,
 	}
 	if store != nil {
 		gcfg.Backups = backups{store}
@@ -214,8 +236,11 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 		deps.ClientForKey = s.ClientForKey
 	}
 	s.mcp = tools.NewServer(deps)
+	if err := s.setupOAuth(); err != nil {
+		return nil, nil, err
+	}
 
-	if cfg.Transport != TransportStdio {
+	if cfg.Transport != TransportStdio && s.shared.verifier == nil {
 		if s.token = cfg.HTTPToken; s.token == "" {
 			if s.token, err = newToken(); err != nil {
 				return nil, nil, err
@@ -236,6 +261,7 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 		"version", cfg.Version, "transport", cfg.Transport, "environment", s.backend.Environment,
 		"read_only", cfg.ReadOnly, "max_objects", pol.MaxObjects, "allowed_object_types", pol.AllowedObjectTypes,
 		"confirm", string(pol.Confirm), "plan_ttl", pol.PlanTTL.String(), "audit_log", cfg.AuditLog,
+		"store", RedactStoreURL(s.shared.store), "replica", s.shared.replica, "auth", s.shared.auth,
 		"backup", string(mode), "backup_dir", backupDirOf(store))
 	return s, closeAll, nil
 }
@@ -284,8 +310,8 @@ func (s *Server) startBackend() (stop func(), err error) {
 		reason = "--sandbox is set"
 	}
 	// Said once, at startup; every tool result also carries the environment.
-	s.log.Warn("serving the built-in SANDBOX (an in-memory Close API with demo data): nothing here touches your Close account",
-		"reason", reason, "leads", sb.NumLeads())
+	s.log.Warn("serving the built-in SANDBOX (an in-memory Close API): nothing here touches your Close account",
+		"reason", reason, "data", sb.Origin(), "leads", sb.NumLeads())
 	if cfg.CloseURL != closeapi.DefaultBaseURL {
 		s.log.Warn("--close-url is ignored while the sandbox serves", "close_url", cfg.CloseURL)
 	}

@@ -1,13 +1,17 @@
 // Command overhead measures what bulkguard adds to one Close call, and how
 // fast it starts.
 //
-// Overhead: the median and p99 latency of get_bulk_delete through the
-// bulkguard binary over stdio and over streamable HTTP, against the same GET
-// sent straight to the sandbox, and against a bare mcp-go server built here
-// (a "noop" tool: the library floor; a "get" tool doing the same GET: the
-// floor of any MCP proxy of one Close read). Everything runs in one process
-// tree on loopback, interleaved in rounds so that drift (thermal, other
-// load) falls on every path alike, with a bounded number of calls.
+// Overhead: the latency of get_bulk_delete through the bulkguard binary over
+// stdio and over streamable HTTP, against the floor: a bare mcp-go v1.2.1
+// server of bench's own (internal/bare) whose "get" tool sends the same GET
+// and returns the body, the least any MCP server built on mcp-go can do for
+// one Close read. The same GET sent straight to the sandbox and the bare
+// server's "noop" tool (the library alone) are measured alongside. Every
+// call goes through the same client (the official Go SDK), one call in
+// flight, interleaved in rotating rounds so that drift (thermal, other load)
+// falls on every path alike, with a bounded number of calls. Then the
+// throughput of -clients concurrent HTTP clients against bulkguard and
+// against the floor, in alternating phases.
 //
 // Start-up: the time from starting the process to its initialize response,
 // and its resident memory (VmRSS) one second later, idle.
@@ -19,22 +23,20 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/bulkguard/bulkguard/bench/internal/bare"
 	"github.com/bulkguard/bulkguard/bench/internal/report"
@@ -42,6 +44,7 @@ import (
 
 type config struct {
 	bin      string
+	baseline string // another bulkguard binary measured alongside (e.g. the previous commit)
 	calls    int
 	warmup   int
 	rounds   int
@@ -51,6 +54,11 @@ type config struct {
 	write    string
 	self     string
 	latency  time.Duration
+	// Throughput: clients concurrent HTTP sessions per server, phases
+	// alternating between bulkguard and the floor, each phase long.
+	clients int
+	phases  int
+	phase   time.Duration
 }
 
 func main() {
@@ -62,18 +70,26 @@ func main() {
 		key      string
 	)
 	flag.StringVar(&c.bin, "bin", "", "path of the bulkguard binary to measure (required)")
+	flag.StringVar(&c.baseline, "baseline", "", "another bulkguard binary (e.g. built from an earlier commit) measured in the same run, for before/after figures")
+	baselineName := flag.String("baseline-name", "", "what to call the -baseline binary in the tables (e.g. its commit)")
 	flag.IntVar(&c.calls, "calls", 2000, "measured calls per path and era")
 	flag.IntVar(&c.warmup, "warmup", 200, "unmeasured calls per path and era before the first round")
 	flag.IntVar(&c.rounds, "rounds", 20, "rounds the calls are interleaved in")
 	flag.IntVar(&c.startups, "startups", 15, "process starts measured per configuration")
 	flag.IntVar(&c.leads, "leads", 2000, "leads in the sandbox")
 	flag.DurationVar(&c.latency, "latency", 0, "latency the sandbox adds to every answer (its --latency), to see the ratios against a Close that is a network away; 0 = none")
+	flag.IntVar(&c.clients, "clients", 50, "concurrent HTTP clients of the throughput measurement (0: skip it)")
+	flag.IntVar(&c.phases, "phases", 6, "throughput phases per server, alternating bulkguard and the floor")
+	flag.DurationVar(&c.phase, "phase", 2*time.Second, "length of one throughput phase")
 	flag.StringVar(&era, "era", "both", "protocol era of the MCP clients: legacy (2025-11-25, initialize), modern (2026-07-28, server/discover) or both")
 	flag.StringVar(&c.write, "write", "", "results.md to rewrite the overhead and startup sections of (empty: print only)")
 	flag.StringVar(&bareMode, "serve-bare", "", "internal: serve the bare mcp-go server on stdio or http")
 	flag.StringVar(&target, "target", "", "internal: the sandbox API base URL for -serve-bare")
 	flag.StringVar(&key, "key", "", "internal: the sandbox API key for -serve-bare")
 	flag.Parse()
+	if *baselineName != "" {
+		baselinePath = "bulkguard " + *baselineName + " (baseline) get_bulk_delete"
+	}
 
 	if bareMode != "" {
 		if err := serveBare(bareMode, target, key); err != nil {
@@ -91,8 +107,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "overhead: -era must be legacy, modern or both, not %q\n", era)
 		os.Exit(2)
 	}
-	if c.bin == "" || c.calls < 1 || c.rounds < 1 || c.warmup < 0 || c.startups < 0 || c.calls < c.rounds {
-		fmt.Fprintln(os.Stderr, "overhead: -bin is required; -calls and -rounds must be positive, -calls at least -rounds")
+	if c.bin == "" || c.calls < 1 || c.rounds < 1 || c.warmup < 0 || c.startups < 0 || c.calls < c.rounds ||
+		c.clients < 0 || c.phases < 1 || c.phase <= 0 {
+		fmt.Fprintln(os.Stderr, "overhead: -bin is required; -calls, -rounds, -phases and -phase must be positive, -calls at least -rounds")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -186,80 +203,10 @@ func bulkguardEnv(tmp string) []string {
 	return cleanEnv("CLOSE_API_KEY="+sandboxKey, "XDG_STATE_HOME="+filepath.Join(tmp, "state"))
 }
 
-func clientOptions(era string) []client.ClientOption {
-	if era == "legacy" {
-		return []client.ClientOption{client.WithProtocolVersion(mcp.ProtocolVersion20251125)}
-	}
-	return nil // the client's default: the modern era, server/discover
-}
-
-// initialize connects c and checks the era it negotiated.
-func initialize(ctx context.Context, c *client.Client, era string) error {
-	if err := c.Start(ctx); err != nil {
-		return fmt.Errorf("client start: %w", err)
-	}
-	res, err := c.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{
-		ClientInfo: mcp.Implementation{Name: "bulkguard-overhead", Version: "1"},
-	}})
-	if err != nil {
-		return fmt.Errorf("initialize: %w", err)
-	}
-	if modern := mcp.IsModernProtocol(res.ProtocolVersion); modern != (era == "modern") {
-		return fmt.Errorf("negotiated %s, wanted the %s era", res.ProtocolVersion, era)
-	}
-	return nil
-}
-
-// stdioClient speaks MCP over the process's stdin and stdout.
-func stdioClient(ctx context.Context, p *proc, era string) (*client.Client, error) {
-	c := client.NewClient(transport.NewIO(p.stdout, p.stdin, io.NopCloser(strings.NewReader(""))), clientOptions(era)...)
-	if err := initialize(ctx, c, era); err != nil {
-		return nil, fmt.Errorf("%s: %w", p.name, err)
-	}
-	return c, nil
-}
-
-// httpClient speaks streamable HTTP to url, with a bearer token if given.
-func httpClient(ctx context.Context, url, token, era string) (*client.Client, error) {
-	var opts []transport.StreamableHTTPCOption
-	if token != "" {
-		opts = append(opts, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
-	}
-	tr, err := transport.NewStreamableHTTP(url, opts...)
-	if err != nil {
-		return nil, err
-	}
-	c := client.NewClient(tr, clientOptions(era)...)
-	if err := initialize(ctx, c, era); err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
-	}
-	return c, nil
-}
-
-func callTool(ctx context.Context, c *client.Client, name string, args map[string]any) (*mcp.CallToolResult, error) {
-	req := mcp.CallToolRequest{}
-	req.Params.Name = name
-	req.Params.Arguments = args
-	res, err := c.CallTool(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if res.IsError {
-		var text []string
-		for _, ct := range res.Content {
-			if t, ok := ct.(mcp.TextContent); ok {
-				text = append(text, t.Text)
-			}
-		}
-		return nil, fmt.Errorf("%s: isError: %s", name, strings.Join(text, " "))
-	}
-	return res, nil
-}
-
 // createJob makes the job every get reads: a preview of the sandbox's junk
 // leads and a create confirmed with the phrase (this client has no
 // elicitation handler, so bulkguard takes the phrase path).
-func createJob(ctx context.Context, c *client.Client) (string, error) {
+func createJob(ctx context.Context, c *mcp.ClientSession) (string, error) {
 	query := map[string]any{"type": "and", "queries": []any{
 		map[string]any{"type": "object_type", "object_type": "lead"},
 		map[string]any{"type": "field_condition",
@@ -300,19 +247,21 @@ func createJob(ctx context.Context, c *client.Client) (string, error) {
 	return j.Job.ID, nil
 }
 
-func remarshal(in, out any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, out)
-}
-
 func newToken() string {
 	return rand.Text() // 26 base32 characters, 130 bits
 }
 
-const bulkguardPath = "bulkguard get_bulk_delete"
+// Path names; floorPath is what the goal compares bulkguard with.
+const (
+	bulkguardPath = "bulkguard get_bulk_delete"
+	floorPath     = "floor: bare mcp-go, same GET"
+	noopPath      = "bare mcp-go, noop tool"
+	directPath    = "direct GET to the sandbox"
+)
+
+// baselinePath names the -baseline binary's path: "bulkguard <name>
+// (baseline) get_bulk_delete".
+var baselinePath = "baseline bulkguard get_bulk_delete"
 
 // path is one way of reading the job, measured.
 type path struct {
@@ -322,6 +271,24 @@ type path struct {
 	server               *proc // the process serving only this path, for CPU per call
 	cpu                  time.Duration
 	rss, hwm             int64 // the server's memory after the run
+}
+
+// bulkguardServers is one bulkguard binary serving an era over stdio and
+// over HTTP, with a session on each.
+type bulkguardServers struct {
+	stdio, http *proc
+	cs, ch      *mcp.ClientSession
+	url, token  string
+}
+
+// httpTarget is an HTTP server the throughput phases load.
+type httpTarget struct {
+	name, url, token string
+	tool             string
+	args             map[string]any
+	calls            []int           // completed calls per phase
+	elapsed          []time.Duration // length of each phase as run
+	errs             int
 }
 
 type measured struct {
@@ -335,6 +302,9 @@ type measured struct {
 	latency  time.Duration
 	bareSize int64
 	binSize  int64
+	tput     []*httpTarget // floor first
+	clients  int
+	tputEra  string
 }
 
 func measureOverhead(c config, tmp string) (string, error) {
@@ -361,62 +331,76 @@ func measureOverhead(c config, tmp string) (string, error) {
 		}
 		return p, err
 	}
-	var clients []*client.Client
+	var sessions []*mcp.ClientSession
 	defer func() {
-		for _, cl := range clients {
-			_ = cl.Close()
+		for _, s := range sessions {
+			_ = s.Close()
 		}
 	}()
 
-	m := &measured{sandbox: sb, calls: c.calls, latency: c.latency}
-	hc := &http.Client{Timeout: 30 * time.Second}
+	m := &measured{sandbox: sb, calls: c.calls, latency: c.latency, clients: c.clients}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: newHTTPTransport(c.clients)}
 	var jobID string
 
 	for _, era := range c.eras {
-		// bulkguard over stdio: one process per era (a stdio server has one
-		// session).
-		bgStdio, err := start("bulkguard stdio "+era, c.bin, bulkguardArgs(base, tmp, "stdio-"+era), bulkguardEnv(tmp))
+		// bulkguard over stdio (one process per era: a stdio server has one
+		// session) and over streamable HTTP with a bearer token.
+		startBulkguard := func(bin, label string) (*bulkguardServers, error) {
+			bs := &bulkguardServers{}
+			var err error
+			bs.stdio, err = start(label+" stdio "+era, bin, bulkguardArgs(base, tmp, label+"-stdio-"+era), bulkguardEnv(tmp))
+			if err != nil {
+				return nil, err
+			}
+			if bs.cs, err = stdioClient(ctx, bs.stdio, era); err != nil {
+				return nil, fmt.Errorf("%w; stderr:\n%s", err, bs.stdio.stderr)
+			}
+			sessions = append(sessions, bs.cs)
+			bs.token = newToken()
+			bs.http, err = start(label+" http "+era, bin, bulkguardArgs(base, tmp, label+"-http-"+era,
+				"--transport", "http", "--listen", "127.0.0.1:0", "--http-token", bs.token, "--log-format", "json"), bulkguardEnv(tmp))
+			if err != nil {
+				return nil, err
+			}
+			bs.http.termOnly = true
+			addr, err := bs.http.stderr.waitFor(ctx, bs.http, regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`))
+			if err != nil {
+				return nil, err
+			}
+			bs.url = "http://" + addr + "/mcp"
+			if bs.ch, err = httpClient(ctx, hc, bs.url, bs.token, era); err != nil {
+				return nil, fmt.Errorf("%w; stderr:\n%s", err, bs.http.stderr)
+			}
+			sessions = append(sessions, bs.ch)
+			return bs, nil
+		}
+		bg, err := startBulkguard(c.bin, "bulkguard")
 		if err != nil {
 			return "", err
 		}
-		cs, err := stdioClient(ctx, bgStdio, era)
-		if err != nil {
-			return "", fmt.Errorf("%w; stderr:\n%s", err, bgStdio.stderr)
+		var baseline *bulkguardServers
+		if c.baseline != "" {
+			if baseline, err = startBulkguard(c.baseline, "baseline"); err != nil {
+				return "", err
+			}
 		}
-		clients = append(clients, cs)
 		if jobID == "" {
-			if jobID, err = createJob(ctx, cs); err != nil {
+			if jobID, err = createJob(ctx, bg.cs); err != nil {
 				return "", fmt.Errorf("create the job to read: %w", err)
 			}
 			m.jobID = jobID
 			fmt.Fprintf(os.Stderr, "overhead: reading job %s\n", jobID)
 		}
-
-		// bulkguard over streamable HTTP with a bearer token.
-		token := newToken()
-		bgHTTP, err := start("bulkguard http "+era, c.bin, bulkguardArgs(base, tmp, "http-"+era,
-			"--transport", "http", "--listen", "127.0.0.1:0", "--http-token", token, "--log-format", "json"), bulkguardEnv(tmp))
-		if err != nil {
-			return "", err
-		}
-		bgHTTP.termOnly = true
-		addr, err := bgHTTP.stderr.waitFor(ctx, bgHTTP, regexp.MustCompile(`"msg":"listening".*"addr":"([^"]+)"`))
-		if err != nil {
-			return "", err
-		}
-		ch, err := httpClient(ctx, "http://"+addr+"/mcp", token, era)
-		if err != nil {
-			return "", fmt.Errorf("%w; stderr:\n%s", err, bgHTTP.stderr)
-		}
-		clients = append(clients, ch)
+		bgArgs := map[string]any{"id": jobID}
 
 		// The bare server, on stdio and on HTTP: one process per tool, so
 		// that each path's server CPU is its own.
 		bareArgs := func(mode string) []string {
 			return []string{"-serve-bare", mode, "-target", base, "-key", sandboxKey}
 		}
-		bareClients := map[string]*client.Client{}
+		bareSessions := map[string]*mcp.ClientSession{}
 		bareProcs := map[string]*proc{}
+		var floorURL string
 		for _, tool := range []string{bare.Noop, bare.Get} {
 			ps, err := start("bare stdio "+tool+" "+era, c.self, bareArgs("stdio"), cleanEnv())
 			if err != nil {
@@ -426,8 +410,8 @@ func measureOverhead(c config, tmp string) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			clients = append(clients, cl)
-			bareClients["stdio "+tool], bareProcs["stdio "+tool] = cl, ps
+			sessions = append(sessions, cl)
+			bareSessions["stdio "+tool], bareProcs["stdio "+tool] = cl, ps
 
 			ph, err := start("bare http "+tool+" "+era, c.self, bareArgs("http"), cleanEnv())
 			if err != nil {
@@ -437,42 +421,60 @@ func measureOverhead(c config, tmp string) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			cl, err = httpClient(ctx, "http://"+addr+"/mcp", "", era)
+			cl, err = httpClient(ctx, hc, "http://"+addr+"/mcp", "", era)
 			if err != nil {
 				return "", err
 			}
-			clients = append(clients, cl)
-			bareClients["HTTP "+tool], bareProcs["HTTP "+tool] = cl, ph
+			sessions = append(sessions, cl)
+			bareSessions["HTTP "+tool], bareProcs["HTTP "+tool] = cl, ph
+			if tool == bare.Get {
+				floorURL = "http://" + addr + "/mcp"
+			}
+		}
+		if m.tput == nil && c.clients > 0 {
+			m.tputEra = era
+			m.tput = []*httpTarget{
+				{name: floorPath, url: floorURL, tool: bare.Get, args: bgArgs},
+				{name: bulkguardPath, url: bg.url, token: bg.token, tool: "get_bulk_delete", args: bgArgs},
+			}
+			if baseline != nil {
+				m.tput = append(m.tput, &httpTarget{name: baselinePath, url: baseline.url, token: baseline.token, tool: "get_bulk_delete", args: bgArgs})
+			}
 		}
 
-		get := func(cl *client.Client, tool string, args map[string]any) func(context.Context) error {
+		get := func(cl *mcp.ClientSession, tool string, args map[string]any) func(context.Context) error {
 			return func(ctx context.Context) error {
 				_, err := callTool(ctx, cl, tool, args)
 				return err
 			}
 		}
-		bgArgs := map[string]any{"id": jobID}
 		for _, tr := range []string{"stdio", "HTTP"} {
 			m.paths = append(m.paths,
-				&path{name: "bare mcp-go, noop tool", transport: tr, era: era,
-					call: get(bareClients[tr+" "+bare.Noop], bare.Noop, map[string]any{}), server: bareProcs[tr+" "+bare.Noop]},
-				&path{name: "bare mcp-go, same GET", transport: tr, era: era,
-					call: get(bareClients[tr+" "+bare.Get], bare.Get, bgArgs), server: bareProcs[tr+" "+bare.Get]},
+				&path{name: noopPath, transport: tr, era: era,
+					call: get(bareSessions[tr+" "+bare.Noop], bare.Noop, map[string]any{}), server: bareProcs[tr+" "+bare.Noop]},
+				&path{name: floorPath, transport: tr, era: era,
+					call: get(bareSessions[tr+" "+bare.Get], bare.Get, bgArgs), server: bareProcs[tr+" "+bare.Get]},
 			)
 		}
 		m.paths = append(m.paths,
-			&path{name: bulkguardPath, transport: "stdio", era: era, call: get(cs, "get_bulk_delete", bgArgs), server: bgStdio},
-			&path{name: bulkguardPath, transport: "HTTP", era: era, call: get(ch, "get_bulk_delete", bgArgs), server: bgHTTP},
+			&path{name: bulkguardPath, transport: "stdio", era: era, call: get(bg.cs, "get_bulk_delete", bgArgs), server: bg.stdio},
+			&path{name: bulkguardPath, transport: "HTTP", era: era, call: get(bg.ch, "get_bulk_delete", bgArgs), server: bg.http},
 		)
+		if baseline != nil {
+			m.paths = append(m.paths,
+				&path{name: baselinePath, transport: "stdio", era: era, call: get(baseline.cs, "get_bulk_delete", bgArgs), server: baseline.stdio},
+				&path{name: baselinePath, transport: "HTTP", era: era, call: get(baseline.ch, "get_bulk_delete", bgArgs), server: baseline.http},
+			)
+		}
 	}
-	direct := &path{name: "direct GET to the sandbox", transport: "HTTP", era: "—", call: func(ctx context.Context) error {
+	direct := &path{name: directPath, transport: "HTTP", era: "—", call: func(ctx context.Context) error {
 		_, err := bare.GetJob(ctx, hc, base, sandboxKey, jobID)
 		return err
 	}}
 	m.paths = append([]*path{direct}, m.paths...)
 
-	// Check every path once and warm it up (connections, JIT-free but
-	// cache- and allocator-warm), unmeasured.
+	// Check every path once and warm it up (connections, caches and the
+	// allocator), unmeasured.
 	for _, p := range m.paths {
 		for i := 0; i < max(c.warmup, 1); i++ {
 			if err := p.call(ctx); err != nil {
@@ -519,7 +521,7 @@ func measureOverhead(c config, tmp string) (string, error) {
 		m.sbCPU = v - cpu0[sb]
 	}
 	for _, p := range m.paths {
-		if p.name != "bare mcp-go, noop tool" {
+		if p.name != noopPath {
 			m.sbGETs += len(p.lat)
 		}
 	}
@@ -529,16 +531,111 @@ func measureOverhead(c config, tmp string) (string, error) {
 	if fi, err := os.Stat(c.self); err == nil {
 		m.bareSize = fi.Size()
 	}
+	if len(m.tput) > 0 {
+		if err := measureThroughput(ctx, c, m.tputEra, m.tput); err != nil {
+			return "", err
+		}
+	}
 	return m.render(), nil
+}
+
+// measureThroughput opens c.clients sessions to each target, then runs
+// phases of c.phase in which every session calls the tool in a loop, one
+// call in flight per session; the phases alternate between the targets, so
+// that load from elsewhere on the machine falls on both alike. A first,
+// unmeasured phase per target warms the connections up.
+func measureThroughput(ctx context.Context, c config, era string, targets []*httpTarget) error {
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: newHTTPTransport(c.clients)}
+	defer hc.CloseIdleConnections()
+	sessions := make([][]*mcp.ClientSession, len(targets))
+	defer func() {
+		for _, ss := range sessions {
+			for _, s := range ss {
+				_ = s.Close()
+			}
+		}
+	}()
+	for i, t := range targets {
+		for range c.clients {
+			s, err := httpClient(ctx, hc, t.url, t.token, era)
+			if err != nil {
+				return fmt.Errorf("throughput, %s: %w", t.name, err)
+			}
+			sessions[i] = append(sessions[i], s)
+		}
+	}
+	phase := func(i int, d time.Duration) (int, time.Duration, int) {
+		t := targets[i]
+		var done, errs atomic.Int64
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var wg sync.WaitGroup
+		start := time.Now()
+		deadline := start.Add(d)
+		for _, s := range sessions[i] {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					if _, err := callTool(pctx, s, t.tool, t.args); err != nil {
+						errs.Add(1)
+						continue
+					}
+					done.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		return int(done.Load()), time.Since(start), int(errs.Load())
+	}
+	for i := range targets {
+		phase(i, c.phase/2)
+	}
+	for r := range c.phases {
+		for k := range targets {
+			i := (k + r) % len(targets)
+			n, el, errs := phase(i, c.phase)
+			targets[i].calls = append(targets[i].calls, n)
+			targets[i].elapsed = append(targets[i].elapsed, el)
+			targets[i].errs += errs
+		}
+		fmt.Fprintf(os.Stderr, "\roverhead: throughput phase %d/%d", r+1, c.phases)
+	}
+	fmt.Fprintln(os.Stderr)
+	return nil
+}
+
+// rate is calls per second over all phases of t.
+func (t *httpTarget) rate() float64 {
+	var n int
+	var d time.Duration
+	for i := range t.calls {
+		n += t.calls[i]
+		d += t.elapsed[i]
+	}
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// phaseRates are the calls per second of each phase, sorted.
+func (t *httpTarget) phaseRates() []float64 {
+	var r []float64
+	for i := range t.calls {
+		r = append(r, float64(t.calls[i])/t.elapsed[i].Seconds())
+	}
+	slices.Sort(r)
+	return r
 }
 
 func (m *measured) render() string {
 	var b strings.Builder
 	direct := report.Summarize(m.paths[0].lat)
-	fmt.Fprintf(&b, "%d measured calls per path, interleaved in rounds, sequential (one call in flight), after a warm-up; "+
-		"client, bulkguard and the sandbox share the machine's CPUs. Every call reads the same job (%s) of an external "+
-		"`bulkguard sandbox` (rate limit off). MCP clients: mcp-go v1.2.1; legacy = protocol 2025-11-25 (initialize), "+
-		"modern = 2026-07-28 (server/discover). Latencies in µs.", m.calls, m.jobID)
+	fmt.Fprintf(&b, "%d measured calls per path, interleaved in rotating rounds, sequential (one call in flight), after a warm-up; "+
+		"client, servers and the sandbox share the machine's CPUs. Every call reads the same job (%s) of an external "+
+		"`bulkguard sandbox` (rate limit off). MCP client: the official Go SDK (modelcontextprotocol/go-sdk v1.8.0) for every path; "+
+		"legacy = protocol 2025-11-25 (initialize), modern = 2026-07-28 (server/discover). "+
+		"The floor is a bare mcp-go v1.2.1 server (bench/internal/bare) whose tool sends the same GET and returns the body as text. "+
+		"Latencies in µs.", m.calls, m.jobID)
 	if m.latency > 0 {
 		fmt.Fprintf(&b, " The sandbox adds %s to every answer (--latency), standing in for the network between bulkguard and Close.", m.latency)
 	}
@@ -553,23 +650,36 @@ func (m *measured) render() string {
 			report.Micros(s.Median), report.Micros(s.P90), report.Micros(s.P99), report.Micros(s.Mean),
 			ratio(s.Median, direct.Median), ratio(s.P99, direct.P99))
 	}
-	b.WriteString("\nbulkguard against its floors (median / p99):\n\n")
-	b.WriteString("| transport | era | bulkguard | × direct GET (goal ≤ 1.5×) | bare mcp-go + same GET | bulkguard − bare (goal ≤ 10%) | bare noop (library floor) |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|\n")
+	directGoal := ""
+	if m.latency > 0 {
+		directGoal = " (goal ≤ 1.05×)"
+	}
+	b.WriteString("\nbulkguard ÷ floor, same transport and era (median / p90 / mean / p99):\n\n")
+	fmt.Fprintf(&b, "| server | transport | era | median | floor median | **÷ floor, median** (goal ≤ 1.10×) | ÷ floor, p90 | ÷ floor, mean | ÷ floor, p99 | bulkguard × direct, median%s | library floor (noop), median |\n", directGoal)
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range m.paths {
-		if p.name != bulkguardPath {
+		if p.name != bulkguardPath && p.name != baselinePath {
 			continue
 		}
-		bg := sums[bulkguardPath+"|"+p.transport+"|"+p.era]
-		bare := sums["bare mcp-go, same GET|"+p.transport+"|"+p.era]
-		noop := sums["bare mcp-go, noop tool|"+p.transport+"|"+p.era]
-		fmt.Fprintf(&b, "| %s | %s | %s / %s µs | %s / %s | %s / %s µs | %s / %s | %s / %s µs |\n", p.transport, p.era,
-			report.Micros(bg.Median), report.Micros(bg.P99), ratio(bg.Median, direct.Median), ratio(bg.P99, direct.P99),
-			report.Micros(bare.Median), report.Micros(bare.P99),
-			pct(bg.Median, bare.Median), pct(bg.P99, bare.P99),
-			report.Micros(noop.Median), report.Micros(noop.P99))
+		bg := sums[p.name+"|"+p.transport+"|"+p.era]
+		fl := sums[floorPath+"|"+p.transport+"|"+p.era]
+		noop := sums[noopPath+"|"+p.transport+"|"+p.era]
+		fmt.Fprintf(&b, "| %s | %s | %s | %s µs | %s µs | **%s** | %s | %s | %s | %s | %s µs |\n", p.name, p.transport, p.era,
+			report.Micros(bg.Median), report.Micros(fl.Median),
+			ratio(bg.Median, fl.Median), ratio(bg.P90, fl.P90), ratio(bg.Mean, fl.Mean), ratio(bg.P99, fl.P99),
+			ratio(bg.Median, direct.Median), report.Micros(noop.Median))
 	}
-	b.WriteString("\nServer processes over the measured calls: CPU per call (user + system from /proc/<pid>/stat, 10 ms ticks; " +
+	if len(m.tput) >= 2 && m.tput[0].rate() > 0 {
+		fl := m.tput[0]
+		fmt.Fprintf(&b, "\nThroughput over streamable HTTP (%s era): %d concurrent go-sdk sessions per server, each with one call in flight, "+
+			"in %d alternating phases of %s per server:\n\n", m.tputEra, m.clients, len(fl.calls), fl.elapsed[0].Round(100*time.Millisecond))
+		b.WriteString("| server | calls/s (all phases) | ÷ floor (goal ≥ 90%) | slowest phase | fastest phase | failed calls |\n|---|---:|---:|---:|---:|---:|\n")
+		for _, t := range m.tput {
+			r := t.phaseRates()
+			fmt.Fprintf(&b, "| %s | %.0f | **%.0f%%** | %.0f | %.0f | %d |\n", t.name, t.rate(), 100*t.rate()/fl.rate(), r[0], r[len(r)-1], t.errs)
+		}
+	}
+	b.WriteString("\nServer processes over the measured sequential calls: CPU per call (user + system from /proc/<pid>/stat, 10 ms ticks; " +
 		"includes the Go runtime's wake-ups and syscalls, not only the handler) and memory after the run:\n\n")
 	b.WriteString("| server | transport | era | CPU per call | VmRSS | VmHWM |\n|---|---|---|---:|---:|---:|\n")
 	for _, p := range m.paths {
@@ -592,14 +702,6 @@ func ratio(a, b time.Duration) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
-}
-
-func pct(a, b time.Duration) string {
-	if b == 0 {
-		return "—"
-	}
-	v := 100 * (float64(a) - float64(b)) / float64(b)
-	return fmt.Sprintf("%+.0f%%", math.Round(v))
 }
 
 func mib(n int64) string {
