@@ -138,8 +138,9 @@ func (s *Store) FromEventLog(ctx context.Context, c *closeapi.Client, req EventL
 					l["contacts"] = objs // the events' contacts replace any copy in the lead's data
 					continue
 				}
-				existing, _ := l[ct.list].([]any)
-				l[ct.list] = append(existing, objs...)
+				// A lead's previous_data may hold its opportunities and tasks too; the
+				// events' copies replace those with the same id.
+				l[ct.list] = mergeByID(l[ct.list], objs)
 			}
 		}
 	} else {
@@ -226,4 +227,27 @@ func (s *Store) FromEventLog(ctx context.Context, c *closeapi.Client, req EventL
 		return nil, err
 	}
 	return m, nil
+}
+
+// mergeByID is list with objs added, an object of objs replacing one of list with its id.
+func mergeByID(list any, objs []any) []any {
+	existing, _ := list.([]any)
+	pos := map[string]int{}
+	out := make([]any, 0, len(existing)+len(objs))
+	for _, o := range existing {
+		if m, ok := o.(map[string]any); ok && str(m, "id") != "" {
+			pos[str(m, "id")] = len(out)
+		}
+		out = append(out, o)
+	}
+	for _, o := range objs {
+		if m, ok := o.(map[string]any); ok {
+			if i, dup := pos[str(m, "id")]; dup {
+				out[i] = o
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return out
 }

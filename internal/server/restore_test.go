@@ -248,3 +248,30 @@ func unordered(leads []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// A delete made without bulkguard has no backup: the restore reads the job's deleted events
+// from Close's event log.
+func TestRestoreFromTheEventLog(t *testing.T) {
+	e := newOrgEnv(t, 30)
+	original := e.snapshot(t)
+	ids, q := testkit.LastLeads(t, e.sb.LeadIDs(), 5)
+	raw, _ := json.Marshal(q)
+	limit := len(ids)
+	job, err := e.cl.CreateBulkDelete(context.Background(), closeapi.BulkDeleteRequest{SQuery: raw, ResultsLimit: &limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return e.sb.NumLeads() == 25 })
+	res, out := e.call(t, tools.ToolRestore, map[string]any{"backup": job.ID})
+	if res.IsError || out["plan"].(map[string]any)["phrase"] != "RESTORE 5 LEADS" || out["plan"].(map[string]any)["source"] != backup.SourceEventLog {
+		t.Fatalf("dry run: %s", testkit.ResultText(res))
+	}
+	if !strings.Contains(testkit.ResultText(res), "previous_data") {
+		t.Errorf("the dry run does not say what the event log lacks: %s", testkit.ResultText(res))
+	}
+	res, _ = e.call(t, tools.ToolRestore, map[string]any{"backup": job.ID, "confirm": "RESTORE 5 LEADS"})
+	if res.IsError {
+		t.Fatalf("restore: %s", testkit.ResultText(res))
+	}
+	sameOrg(t, e.snapshot(t), original)
+}
