@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -39,7 +40,7 @@ const (
 )
 
 // knownObjectTypes are the object types an s_query's object_type clause is
-// documented to take (close-api.md §3: "lead or contact documented");
+// documented to take (docs/close-api.md §3: "lead or contact documented");
 // the guard can only allow what Close can be asked to delete.
 var knownObjectTypes = []string{"lead", "contact"}
 
@@ -52,6 +53,8 @@ type serveConfig struct {
 	CloseURL           string
 	ReadOnly           bool
 	MaxObjects         int
+	VerifyIDsUpTo      int
+	MaxShare           float64
 	AllowedObjectTypes string
 	AllowMatchAll      bool
 	Confirm            string
@@ -76,6 +79,12 @@ type serveConfig struct {
 	OAuthJWKSURL       string
 	OAuthReadScope     string
 	OAuthDeleteScope   string
+	// Caps on what clients can make the server hold (README "Bounded
+	// resources").
+	MaxPlansPerPrincipal int
+	MaxPlanBytes         server.ByteSize
+	MaxHTTPSessions      int
+	HTTPSessionTTL       time.Duration
 
 	// Derived by validate.
 	objectTypes []string
@@ -110,6 +119,7 @@ type cliFlags struct {
 	fromEnv  map[string]string // flag name → the variable that set it
 	lookup   func(string) (string, bool)
 	usage    func(w io.Writer)
+	maxArgs  int // positional arguments after the flags (preview FILE, watch JOB)
 }
 
 func newCLIFlags(name string) *cliFlags {
@@ -151,7 +161,6 @@ func (c *cliFlags) int64(p *int64, name, env string, def int64, usage string) {
 	c.fs.Int64Var(p, name, def, usage)
 	c.note(name, env, strconv.FormatInt(def, 10))
 }
-
 func (c *cliFlags) float(p *float64, name, env string, def float64, usage string) {
 	c.fs.Float64Var(p, name, def, usage)
 	c.note(name, env, strconv.FormatFloat(def, 'g', -1, 64))
@@ -176,10 +185,10 @@ func (c *cliFlags) parse(args []string, lookup func(string) (string, bool)) erro
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v%s", errUsage, err, c.acceptedIn(err))
 	}
-	if c.fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, c.fs.Arg(0))
+	if c.fs.NArg() > c.maxArgs {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, c.fs.Arg(c.maxArgs))
 	}
 	given := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -193,7 +202,7 @@ func (c *cliFlags) parse(args []string, lookup func(string) (string, bool)) erro
 			continue
 		}
 		if err := c.fs.Set(name, v); err != nil {
-			return fmt.Errorf("%w: invalid value %q for %s (--%s): %v", errUsage, v, env, name, err)
+			return fmt.Errorf("%w: invalid value %q for %s (--%s): %v%s", errUsage, v, env, name, err, accepted(c.fs.Lookup(name)))
 		}
 		c.fromEnv[name] = env
 	}
@@ -234,7 +243,7 @@ func (c *cliFlags) explain(err error) error {
 }
 
 // tzOffsetRE is the x-tz-offset shape Close documents: hours, optionally
-// fractional (close-api.md §4.6: "-4", "-2.5").
+// fractional (docs/close-api.md §4.6: "-4", "-2.5").
 var tzOffsetRE = regexp.MustCompile(`^[+-]?[0-9]{1,2}(\.[0-9]+)?$`)
 
 // printFlags writes one entry per flag: name and value type, usage, and the
@@ -285,6 +294,7 @@ func (c *cliFlags) printFlag(w io.Writer, f *flag.Flag) {
 func newServeFlags(cfg *serveConfig) *cliFlags {
 	c := newCLIFlags("bulkguard")
 	cfg.MaxBodyBytes = server.DefaultMaxBodyBytes
+	cfg.MaxPlanBytes = guards.DefaultMaxPlanBytes
 	c.str(&cfg.Transport, "transport", "BULKGUARD_TRANSPORT", "stdio",
 		"MCP transport: `stdio|http|sse` (http = streamable HTTP at /mcp; sse = HTTP+SSE at /sse and /message, for older clients)")
 	c.str(&cfg.Listen, "listen", "BULKGUARD_LISTEN", defaultListen,
@@ -299,12 +309,16 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 		"register only the read-only tools (preview, list, get, lookup): nothing can be deleted, paused or resumed")
 	c.integer(&cfg.MaxObjects, "max-objects", "BULKGUARD_MAX_OBJECTS", defaultMaxObjects,
 		"largest number of objects one bulk delete may remove; bigger previews are reported but not executable")
+	c.integer(&cfg.VerifyIDsUpTo, "verify-ids-up-to", "BULKGUARD_VERIFY_IDS_UP_TO", guards.DefaultVerifyIDsUpTo,
+		"a delete of at most this many objects is checked id by id just before it is sent (the ids the person was shown, and no others); larger ones by their sample; at most 10000 (one search cursor walk)")
+	c.float(&cfg.MaxShare, "max-share", "BULKGUARD_MAX_SHARE", guards.DefaultMaxShare,
+		"largest `fraction` (0-1] of all objects of a type one delete may take; larger previews are reported but not executable (--allow-match-all lifts it)")
 	c.str(&cfg.AllowedObjectTypes, "allowed-object-types", "BULKGUARD_ALLOWED_OBJECT_TYPES", defaultObjectTypes,
 		"comma-separated object `types` a delete may target (lead, contact)")
 	c.boolean(&cfg.AllowMatchAll, "allow-match-all", "BULKGUARD_ALLOW_MATCH_ALL",
 		"allow queries that match every object of a type (match_all, empty and, negated root); refused by default")
 	c.str(&cfg.Confirm, "confirm", "BULKGUARD_CONFIRM", string(guards.ConfirmAuto),
-		"confirmation `mode`: auto (elicitation when the client supports it, else the typed phrase in the confirm argument), elicit (elicitation only) or phrase (the typed phrase only, never a form)")
+		"confirmation `mode`: auto (elicitation when the client supports it, else the typed phrase in the confirm argument or the approval page), elicit (elicitation or the approval page), phrase (the typed phrase only, never a form) or page (only the approval page bulkguard serves on 127.0.0.1)")
 	c.duration(&cfg.PlanTTL, "plan-ttl", "BULKGUARD_PLAN_TTL", defaultPlanTTL,
 		"how long a preview's plan stays executable")
 	c.str(&cfg.AuditLog, "audit-log", "BULKGUARD_AUDIT_LOG", guards.DefaultAuditPath(),
@@ -322,7 +336,7 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 	c.boolean(&cfg.AllowClientKeys, "allow-client-keys", "BULKGUARD_ALLOW_CLIENT_KEYS",
 		"let HTTP clients send their own Close API key per request instead of using CLOSE_API_KEY")
 	c.value(&cfg.MaxBodyBytes, "max-body-bytes", "BULKGUARD_MAX_BODY_BYTES",
-		"largest HTTP request body accepted (`size`, e.g. 1MiB, 512KiB, 65536); larger requests get 413")
+		"largest HTTP request body and stdio message accepted (`size`, e.g. 1MiB, 512KiB, 65536); larger requests get 413, larger stdio messages a JSON-RPC error")
 	c.str(&cfg.TZOffset, "tz-offset", "BULKGUARD_TZ_OFFSET", "",
 		"`hours` from UTC (e.g. -4, 5.5) sent to Close as x-tz-offset, so relative dates such as \"today\" in a query mean the same day as for the person; empty = UTC")
 	c.str(&cfg.Store, "store", "BULKGUARD_STORE", server.StoreMemory,
@@ -343,6 +357,14 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 		"`scope` every request needs (preview, list, get, lookup, pause)")
 	c.str(&cfg.OAuthDeleteScope, "oauth-delete-scope", "BULKGUARD_OAUTH_DELETE_SCOPE", oauth.DefaultDeleteScope,
 		"`scope` create and resume need in addition")
+	c.integer(&cfg.MaxPlansPerPrincipal, "max-plans-per-principal", "BULKGUARD_MAX_PLANS_PER_PRINCIPAL", guards.DefaultMaxPlansPerPrincipal,
+		"most unexpired plans one Close credential may hold; a preview past it is refused (plans_full)")
+	c.value(&cfg.MaxPlanBytes, "max-plan-bytes", "BULKGUARD_MAX_PLAN_BYTES",
+		"most memory (`size` of the encoded plans, up to 64MiB) all unexpired plans may hold; a preview past it is refused (plans_full)")
+	c.integer(&cfg.MaxHTTPSessions, "max-http-sessions", "BULKGUARD_MAX_HTTP_SESSIONS", server.DefaultMaxHTTPSessions,
+		"most live streamable-HTTP sessions; past it the least recently used one ends (its client gets 404 and initializes again)")
+	c.duration(&cfg.HTTPSessionTTL, "http-session-ttl", "BULKGUARD_HTTP_SESSION_TTL", server.DefaultHTTPSessionIdleTTL,
+		"a streamable-HTTP session idle this long ends")
 	c.fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 	c.note("version", "", "false")
 	c.sandboxFlags(&cfg.SandboxOpts)
@@ -351,7 +373,8 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 
 Serves the bulkguard MCP server. With CLOSE_API_KEY set it talks to Close;
 without it, or with --sandbox, it runs against the built-in sandbox.
-Other commands: "bulkguard sandbox" (serve the sandbox alone), "bulkguard version".
+Other commands: sandbox (serve the sandbox alone), doctor, preview FILE,
+watch JOB, audit, version; "bulkguard help" lists them.
 
 Environment:
   CLOSE_API_KEY
@@ -425,18 +448,25 @@ func parseServe(args []string, lookup func(string) (string, bool), stdout io.Wri
 	if cfg.ShowVersion {
 		return cfg, false, nil
 	}
+	if err := cfg.finish(c, lookup); err != nil {
+		return nil, false, err
+	}
+	return cfg, false, nil
+}
+
+// finish reads the secrets that have no flag and validates the parsed
+// flags: what serve, doctor and preview all do after parsing.
+func (cfg *serveConfig) finish(c *cliFlags, lookup func(string) (string, bool)) error {
 	if key, ok := lookup(envCloseAPIKey); ok {
 		cfg.closeAPIKey = strings.TrimSpace(key)
 	}
 	if key, ok := lookup(server.SealKeyEnv); ok && strings.TrimSpace(key) != "" {
+		var err error
 		if cfg.sealKey, err = server.ParseSealKey(key); err != nil {
-			return nil, false, fmt.Errorf("%w: %v", errUsage, err)
+			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, false, c.explain(err)
-	}
-	return cfg, false, nil
+	return c.explain(cfg.validate())
 }
 
 // parseSandbox parses and validates `bulkguard sandbox` arguments.
@@ -493,6 +523,12 @@ func (cfg *serveConfig) validate() error {
 	if cfg.MaxObjects < 1 {
 		return badFlag("max-objects", "--max-objects %d: want a positive number", cfg.MaxObjects)
 	}
+	if cfg.VerifyIDsUpTo < 1 || cfg.VerifyIDsUpTo > closeapi.MaxIDWalk {
+		return badFlag("verify-ids-up-to", "--verify-ids-up-to %d: want a number from 1 to %d (one search cursor walk returns at most %d ids)", cfg.VerifyIDsUpTo, closeapi.MaxIDWalk, closeapi.MaxIDWalk)
+	}
+	if cfg.MaxShare <= 0 || cfg.MaxShare > 1 || math.IsNaN(cfg.MaxShare) {
+		return badFlag("max-share", "--max-share %g: want a fraction above 0 and at most 1, e.g. 0.5", cfg.MaxShare)
+	}
 	cfg.objectTypes = nil
 	for _, t := range strings.Split(cfg.AllowedObjectTypes, ",") {
 		t = strings.ToLower(strings.TrimSpace(t))
@@ -510,12 +546,21 @@ func (cfg *serveConfig) validate() error {
 		return badFlag("allowed-object-types", "--allowed-object-types: name at least one of %s", strings.Join(knownObjectTypes, ", "))
 	}
 	switch guards.ConfirmMode(cfg.Confirm) {
-	case guards.ConfirmAuto, guards.ConfirmElicit, guards.ConfirmPhrase:
+	case guards.ConfirmAuto, guards.ConfirmElicit, guards.ConfirmPhrase, guards.ConfirmPage:
 	default:
-		return badFlag("confirm", "--confirm %q: want auto, elicit or phrase", cfg.Confirm)
+		return badFlag("confirm", "--confirm %q: want auto, elicit, phrase or page", cfg.Confirm)
 	}
 	if cfg.PlanTTL <= 0 || cfg.PlanTTL > 24*time.Hour {
 		return badFlag("plan-ttl", "--plan-ttl %s: want a duration between 1s and 24h, e.g. 10m", cfg.PlanTTL)
+	}
+	if cfg.MaxPlansPerPrincipal < 1 || cfg.MaxPlansPerPrincipal > 100000 {
+		return badFlag("max-plans-per-principal", "--max-plans-per-principal %d: want a number from 1 to 100000", cfg.MaxPlansPerPrincipal)
+	}
+	if cfg.MaxHTTPSessions < 1 || cfg.MaxHTTPSessions > 1000000 {
+		return badFlag("max-http-sessions", "--max-http-sessions %d: want a number from 1 to 1000000", cfg.MaxHTTPSessions)
+	}
+	if cfg.HTTPSessionTTL < time.Second || cfg.HTTPSessionTTL > 7*24*time.Hour {
+		return badFlag("http-session-ttl", "--http-session-ttl %s: want a duration between 1s and 168h, e.g. 30m", cfg.HTTPSessionTTL)
 	}
 	if strings.TrimSpace(cfg.AuditLog) == "" {
 		return badFlag("audit-log", "--audit-log: want a file path (the audit log cannot be turned off)")

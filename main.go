@@ -2,11 +2,15 @@
 // bulk deletes behind a guard: every delete is previewed, counted, shown to a
 // person and confirmed before Close is asked to delete anything.
 //
-//	bulkguard [serve] [flags]    serve MCP (stdio by default; --transport http|sse)
-//	bulkguard sandbox [flags]    serve the in-memory Close API alone
-//	bulkguard backups [flags]    list the backups taken before deletes
-//	bulkguard restore BACKUP     restore one (dry run, then its phrase)
-//	bulkguard version            print the version
+//	bulkguard [serve] [flags]          serve MCP (stdio by default; --transport http|sse)
+//	bulkguard sandbox [flags]          serve the in-memory Close API alone
+//	bulkguard doctor [flags]           check the configuration, the Close key and the paths
+//	bulkguard preview [flags] FILE     dry-run a query file: count, summary, sample
+//	bulkguard watch [flags] JOB        follow a bulk-delete job with a progress bar
+//	bulkguard audit [flags]            print and filter the audit log
+//	bulkguard backups [flags]          list the backups taken before deletes
+//	bulkguard restore BACKUP           restore one (dry run, then its phrase)
+//	bulkguard version                  print the version
 //
 // Without CLOSE_API_KEY (or with --sandbox) the server runs against the
 // built-in sandbox, so `go run .` works on a fresh machine.
@@ -21,6 +25,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 )
 
 // version is set at link time (-ldflags "-X main.version=v1.2.3"); when it is
@@ -51,6 +56,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServe(ctx, args, stdin, stdout, stderr)
 	case "sandbox":
 		return runSandbox(ctx, args, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args, os.Environ(), stdout, stderr)
+	case "preview":
+		return runPreview(ctx, args, os.LookupEnv, stdin, stdout, stderr)
+	case "watch":
+		return runWatch(ctx, args, os.LookupEnv, stdout, stderr)
+	case "audit":
+		return runAudit(args, os.LookupEnv, time.Now(), stdout, stderr)
 	case "backups":
 		return runBackups(args, stdout, stderr)
 	case "restore":
@@ -70,13 +83,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func printTopUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
-  bulkguard [serve] [flags]    serve MCP over stdio (default), streamable HTTP or SSE
-  bulkguard sandbox [flags]    serve the in-memory Close API sandbox alone
-  bulkguard backups [flags]    list the backups taken before deletes
-  bulkguard restore BACKUP     restore a backup (dry run, then its phrase)
-  bulkguard version            print the version
+  bulkguard [serve] [flags]         serve MCP over stdio (default), streamable HTTP or SSE
+  bulkguard sandbox [flags]         serve the in-memory Close API sandbox alone
+  bulkguard doctor [flags]          check the configuration, the Close key, the audit log path
+                                    and the BULKGUARD_* variables; exits 1 when a check fails
+  bulkguard preview [flags] FILE    dry run of a query file: summary, count and sample (deletes nothing)
+  bulkguard watch [flags] JOB       follow a bulk-delete job with a progress bar and ETA
+  bulkguard audit [flags]           print the audit log, filtered by --job, --plan, --event, --since, --until
+  bulkguard backups [flags]         list the backups taken before deletes
+  bulkguard restore BACKUP          restore a backup (dry run, then its phrase)
+  bulkguard version                 print the version
 
-Run "bulkguard --help" or "bulkguard sandbox --help" for the flags.
+Without CLOSE_API_KEY, serve, doctor and preview use the built-in sandbox.
+Run "bulkguard COMMAND --help" for a command's flags ("bulkguard --help" for serve's).
 `)
 }
 
@@ -84,11 +103,18 @@ Run "bulkguard --help" or "bulkguard sandbox --help" for the flags.
 // recorded: the module version for `go install …@vX`, or the VCS revision for
 // a build from a checkout.
 func buildVersion() string {
-	if version != "" {
-		return version
-	}
 	info, ok := debug.ReadBuildInfo()
-	if !ok {
+	return versionFrom(version, info, ok)
+}
+
+// versionFrom is buildVersion's choice: the link-time version wins (release
+// builds, the Dockerfile, goreleaser: none needs VCS data), then the module
+// version, then the VCS revision, else "dev".
+func versionFrom(linked string, info *debug.BuildInfo, ok bool) string {
+	if linked != "" {
+		return linked
+	}
+	if !ok || info == nil {
 		return "dev"
 	}
 	if v := info.Main.Version; v != "" && v != "(devel)" {

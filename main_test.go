@@ -24,7 +24,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/bulkguard/bulkguard/internal/server"
+	"github.com/bulkguard/bulkguard/guards"
 	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
 )
@@ -381,6 +381,10 @@ func TestUsageErrors(t *testing.T) {
 		{"bad listen", nil, []string{"--transport", "http", "--listen", "localhost"}, "--listen"},
 		{"short token", nil, []string{"--transport", "http", "--http-token", "short"}, "--http-token"},
 		{"zero max objects", nil, []string{"--max-objects", "0"}, "--max-objects"},
+		{"zero verify-ids-up-to", nil, []string{"--verify-ids-up-to", "0"}, "--verify-ids-up-to"},
+		{"verify-ids-up-to beyond one cursor walk", nil, []string{"--verify-ids-up-to", "10001"}, "10000"},
+		{"max share above 1", nil, []string{"--max-share", "1.5"}, "--max-share"},
+		{"max share zero in env", []string{"BULKGUARD_MAX_SHARE=0"}, nil, "--max-share"},
 		{"max objects not a number in env", []string{"BULKGUARD_MAX_OBJECTS=lots"}, nil, "BULKGUARD_MAX_OBJECTS"},
 		{"unknown object type", nil, []string{"--allowed-object-types", "lead,opportunity"}, "opportunity"},
 		{"empty object types", nil, []string{"--allowed-object-types", ","}, "--allowed-object-types"},
@@ -391,6 +395,10 @@ func TestUsageErrors(t *testing.T) {
 		{"bad log format", nil, []string{"--log-format", "xml"}, "--log-format"},
 		{"body limit too small", nil, []string{"--max-body-bytes", "10"}, "max-body-bytes"},
 		{"body limit not a size", nil, []string{"--max-body-bytes", "big"}, "max-body-bytes"},
+		{"zero plans per principal", nil, []string{"--max-plans-per-principal", "0"}, "--max-plans-per-principal"},
+		{"plan bytes not a size", []string{"BULKGUARD_MAX_PLAN_BYTES=lots"}, nil, "BULKGUARD_MAX_PLAN_BYTES"},
+		{"zero http sessions", nil, []string{"--max-http-sessions", "0"}, "--max-http-sessions"},
+		{"http session ttl too short", nil, []string{"--http-session-ttl", "10ms"}, "--http-session-ttl"},
 		{"bad close url", nil, []string{"--close-url", "ftp://example.com"}, "--close-url"},
 		{"bad tz offset", nil, []string{"--tz-offset", "CET"}, "--tz-offset"},
 		{"bool env not a bool", []string{"BULKGUARD_READ_ONLY=perhaps"}, nil, "BULKGUARD_READ_ONLY"},
@@ -556,6 +564,12 @@ func TestEnvFallback(t *testing.T) {
 		{"flag beats env", map[string]string{"BULKGUARD_MAX_OBJECTS": "25"}, []string{"--max-objects", "7"}, func(c *serveConfig) bool {
 			return c.MaxObjects == 7
 		}},
+		{"identity and share settings", map[string]string{"BULKGUARD_VERIFY_IDS_UP_TO": "250", "BULKGUARD_MAX_SHARE": "0.2"}, nil, func(c *serveConfig) bool {
+			return c.VerifyIDsUpTo == 250 && c.MaxShare == 0.2
+		}},
+		{"identity and share defaults", nil, nil, func(c *serveConfig) bool {
+			return c.VerifyIDsUpTo == guards.DefaultVerifyIDsUpTo && c.MaxShare == guards.DefaultMaxShare
+		}},
 		{"empty env is unset", map[string]string{"BULKGUARD_TRANSPORT": ""}, nil, func(c *serveConfig) bool {
 			return c.Transport == "stdio"
 		}},
@@ -688,13 +702,12 @@ func walkServers(v any, fn func(name string, args []string)) {
 // and the README's deployment snippets set is one bulkguard reads, so a
 // renamed flag cannot leave a deployment that silently ignores a setting.
 func TestDeployUsesRealVariables(t *testing.T) {
-	known := map[string]bool{server.SealKeyEnv: true}
-	c := newServeFlags(&serveConfig{})
-	c.fs.VisitAll(func(f *flag.Flag) {
-		if env := flagEnv(c, f); env != "" {
-			known[env] = true
-		}
-	})
+	// Every command's variables, and the typo the README's doctor example
+	// shows being caught.
+	known := map[string]bool{"BULKGUARD_MAX_OBJETS": true}
+	for _, v := range knownVariables() {
+		known[v] = true
+	}
 	re := regexp.MustCompile(`\bBULKGUARD_[A-Z_]+\b`)
 	for _, path := range []string{"deploy/compose.yaml", "deploy/.env.example", "README.md"} {
 		b, err := os.ReadFile(path)

@@ -69,14 +69,23 @@ func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) serv
 		BackupDir:       cfg.BackupDir,
 		ReadOnly:        cfg.ReadOnly,
 		AllowClientKeys: cfg.AllowClientKeys,
+		// Caps (README "Bounded resources").
+		MaxHTTPSessions:    cfg.MaxHTTPSessions,
+		HTTPSessionIdleTTL: cfg.HTTPSessionTTL,
+
 		Policy: guards.Policy{
 			MaxObjects:         cfg.MaxObjects,
+			VerifyIDsUpTo:      cfg.VerifyIDsUpTo,
+			MaxShare:           cfg.MaxShare,
 			AllowedObjectTypes: cfg.objectTypes,
 			AllowMatchAll:      cfg.AllowMatchAll,
 			Confirm:            guards.ConfirmMode(cfg.Confirm),
 			PlanTTL:            cfg.PlanTTL,
 			Backup:             guards.BackupMode(cfg.Backup),
 			BackupTimeout:      cfg.BackupTimeout,
+
+			MaxPlansPerPrincipal: cfg.MaxPlansPerPrincipal,
+			MaxPlanBytes:         int64(cfg.MaxPlanBytes),
 		},
 		Store:     cfg.Store,
 		SealKey:   cfg.sealKey,

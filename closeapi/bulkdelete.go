@@ -24,7 +24,7 @@ var (
 const maxIDLength = 128
 
 // ValidateBulkDeleteID checks that id looks like a bulk delete job id: "bulkdelete_" followed by
-// letters and digits. The prefix is a sanity check (close-api.md §4.7), not a format contract.
+// letters and digits. The prefix is a sanity check (docs/close-api.md §4.7), not a format contract.
 func ValidateBulkDeleteID(id string) error {
 	return validateID(id, bulkDeleteIDPattern, "a bulk delete job id", "bulkdelete_")
 }
@@ -113,7 +113,7 @@ const (
 // SetBulkDeleteStatus pauses ("paused") or resumes ("resuming") a job with
 // PUT /bulk_action/delete/{id}/ and body {"status": …}.
 //
-// The endpoint and method are INFERRED (close-api.md §1.4, [INF]): Close documents only the
+// The endpoint and method are INFERRED (docs/close-api.md §1.4, [INF]): Close documents only the
 // body and the 7-day limit on resuming; its OpenAPI has no update operation on bulk actions, and
 // PUT /<resource>/{id}/ is how every other Close resource is updated. A 404 or 405 here may
 // mean the guess is wrong rather than that the job is missing.

@@ -251,12 +251,7 @@ func (c *Client) LogValue() slog.Value {
 // redact removes every form of the credential from s. Error and log text built from server
 // answers goes through it.
 func (c *Client) redact(s string) string {
-	for _, sec := range c.secrets {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
+	return redactSecrets(s, c.secrets)
 }
 
 // call describes one logical API call.
@@ -427,7 +422,7 @@ func retryableStatus(code int) bool {
 
 // serverWait is how long the answer asks us to wait, and where that came from ("" when it
 // does not say). Close's docs prefer the RateLimit header's reset (more precise) over
-// Retry-After (close-api.md §4.4), as does the official Python client. RateLimit appears on
+// Retry-After (docs/close-api.md §4.4), as does the official Python client. RateLimit appears on
 // most answers, so its reset is only a wait when the answer is a 429 or the window is used up.
 // Then come the RateLimit-Reset header and the rate_reset of older 429 bodies.
 func (c *Client) serverWait(resp *http.Response, bodyReset float64) (time.Duration, string) {

@@ -19,7 +19,7 @@ import (
 var ErrInvalidID = errors.New("invalid id")
 
 // APIError is a non-2xx answer from Close. It decodes every error body shape seen from Close
-// (close-api.md §4.3): {"error": …}, {"errors": […], "field-errors": {…}} (field error values are
+// (docs/close-api.md §4.3): {"error": …}, {"errors": […], "field-errors": {…}} (field error values are
 // strings or nested objects), the {"status": 429, "title": …} shape of rate-limit mocks, and
 // bodies that are not JSON at all (kept as a short excerpt).
 type APIError struct {
@@ -297,4 +297,45 @@ func numberOf(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
+}
+
+// redactSecrets replaces every form of the credential in s with
+// "[redacted]", whatever the case of its letters: a server that echoes the
+// key upper-cased in an error body must not get it past the redaction.
+func redactSecrets(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = replaceFold(s, sec, "[redacted]")
+		}
+	}
+	return s
+}
+
+// replaceFold replaces old in s, ASCII letters compared without case.
+// Folding only ASCII keeps byte offsets of the folded copy valid in s.
+func replaceFold(s, old, repl string) string {
+	ls, lo := asciiLower(s), asciiLower(old)
+	j := strings.Index(ls, lo)
+	if j < 0 {
+		return s
+	}
+	var b strings.Builder
+	i := 0
+	for ; j >= 0; j = strings.Index(ls[i:], lo) {
+		b.WriteString(s[i : i+j])
+		b.WriteString(repl)
+		i += j + len(lo)
+	}
+	b.WriteString(s[i:])
+	return b.String()
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }

@@ -238,3 +238,21 @@ func TestValidateIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactSecrets: every form of the credential goes, in any letter
+// case, and nothing else changes.
+func TestRedactSecrets(t *testing.T) {
+	secrets := []string{"sk_Key123", "c2tfS2V5MTIzOg=="}
+	tests := []struct{ in, want string }{
+		{"key sk_Key123 here", "key [redacted] here"},
+		{"SK_KEY123 and sk_key123", "[redacted] and [redacted]"},
+		{"basic C2TFS2V5MTIZOG==", "basic [redacted]"},
+		{"nothing secret, é and İ kept", "nothing secret, é and İ kept"},
+		{"sk_Key12", "sk_Key12"},
+	}
+	for _, tc := range tests {
+		if got := redactSecrets(tc.in, secrets); got != tc.want {
+			t.Errorf("redactSecrets(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -75,6 +75,9 @@ func TestCredentialNeverLeaks(t *testing.T) {
 			cancel()
 			return get(ctx, c)
 		}},
+		{name: "401 echoing the key upper-cased", handle: reply(401, `{"error":"invalid key `+strings.ToUpper(canaryKey)+`"}`), call: get},
+		{name: "400 echoing the key lower-cased", handle: reply(400, `{"errors":["bad key `+strings.ToLower(canaryKey)+` sent"]}`), call: create},
+		{name: "500 echoing the basic header upper-cased", handle: reply(500, "Basic "+strings.ToUpper(basic)), call: get},
 		{name: "bearer token echoed", handle: reply(401, `{"error":"Bearer `+canaryKey+`"}`), call: get,
 			opts: func(o *Options) { o.APIKey = ""; o.BearerToken = canaryKey }},
 	}
@@ -104,8 +107,8 @@ func TestCredentialNeverLeaks(t *testing.T) {
 			}
 			for where, s := range texts {
 				for _, secret := range []string{canaryKey, basic, url.QueryEscape(canaryKey)} {
-					if strings.Contains(s, secret) {
-						t.Errorf("%s contains the credential: %s", where, s)
+					if strings.Contains(strings.ToLower(s), strings.ToLower(secret)) {
+						t.Errorf("%s contains the credential (in some letter case): %s", where, s)
 					}
 				}
 			}

@@ -19,7 +19,7 @@ const (
 	maxPages = 1_000 // stops a server that always says has_more
 )
 
-// page is Close's offset-paged list envelope (close-api.md §4.5).
+// page is Close's offset-paged list envelope (docs/close-api.md §4.5).
 type page[T any] struct {
 	Data    []T  `json:"data"`
 	HasMore bool `json:"has_more"`
@@ -67,7 +67,7 @@ func (c *Client) LeadCustomFields(ctx context.Context) ([]CustomField, error) {
 }
 
 // SmartViews lists the Smart Views Close returns by default, which are the lead views (the
-// list's type parameter defaults to lead, close-api.md §5.1), paging with _skip/_limit until
+// list's type parameter defaults to lead, docs/close-api.md §5.1), paging with _skip/_limit until
 // has_more is false. Use SmartViewsOfType for contact views.
 func (c *Client) SmartViews(ctx context.Context) ([]SmartView, error) {
 	return listAll[SmartView](ctx, c, smartViewPath, nil, false)

@@ -13,7 +13,7 @@ const searchPath = "/data/search/"
 
 // maxSearchPage is the page size used when a sample needs several pages. Close documents no
 // maximum _limit for /data/search/; 200 is what public code uses and what /lead/ allows
-// (close-api.md §2.4, [OBS]).
+// (docs/close-api.md §2.4, [OBS]).
 const maxSearchPage = 200
 
 var objectTypePattern = regexp.MustCompile(`^[a-z][a-z_.]{0,63}$`)
@@ -46,7 +46,7 @@ func (c *Client) Search(ctx context.Context, r SearchRequest) (*SearchResponse, 
 }
 
 // Count asks Close how many objects match without fetching any: include_counts true and
-// results_limit 0 (close-api.md §2.3). Total is every match; Limited is 0 for such a call.
+// results_limit 0 (docs/close-api.md §2.3). Total is every match; Limited is 0 for such a call.
 // The index lags writes by up to a minute, so a count right after a delete can be stale [OBS].
 func (c *Client) Count(ctx context.Context, query, sort json.RawMessage) (Count, error) {
 	zero := 0
@@ -146,4 +146,107 @@ func sampleItem(row map[string]any) (SampleItem, bool) {
 		}
 	}
 	return SampleItem{ID: id, DisplayName: id}, true
+}
+
+// MaxIDWalk is the most ids one cursor walk of /data/search/ returns (docs/close-api.md §2.4):
+// a delete's whole id set can be read in one walk only up to this size.
+const MaxIDWalk = 10_000
+
+// MatchRequest asks which objects a bulk delete with Query, Sort and ResultsLimit would take.
+type MatchRequest struct {
+	Query, Sort  json.RawMessage
+	ObjectType   string
+	ResultsLimit *int
+	// Sample is how many of the first matches to return with their names (0 = none).
+	Sample int
+	// AllIDsUpTo: when the delete would take at most this many objects, every id it would take
+	// is returned, in order, following the cursor page by page. At most MaxIDWalk; 0 = never.
+	AllIDsUpTo int
+}
+
+// Matches is what a MatchRequest found.
+type Matches struct {
+	Count Count
+	// Sample holds the first Sample matches (with names), in the delete's order.
+	Sample []SampleItem
+	// IDs are the ids a delete with the same query, sort and results_limit would take, in
+	// order, when it would take at most AllIDsUpTo; else only the first page's ids. Complete
+	// says which.
+	IDs      []string
+	Complete bool
+}
+
+// Matches counts the matches and lists the objects a delete would take in as few requests as
+// the answer allows: the first page carries the count (include_counts) with the delete's own
+// query, sort and results_limit, and the walk continues by cursor only when every id is wanted.
+// A walk that ends before the count says (the index moving under it) leaves Complete false.
+func (c *Client) Matches(ctx context.Context, r MatchRequest) (*Matches, error) {
+	if !objectTypePattern.MatchString(r.ObjectType) {
+		return nil, fmt.Errorf("closeapi: POST %s: object type must be a Close object type such as lead or contact", searchPath)
+	}
+	if r.Sample < 0 || r.AllIDsUpTo < 0 || r.AllIDsUpTo > MaxIDWalk {
+		return nil, fmt.Errorf("closeapi: POST %s: sample must not be negative and all-ids bound must be between 0 and %d", searchPath, MaxIDWalk)
+	}
+	fields := []string{"id"}
+	if r.Sample > 0 {
+		fields = sampleFields
+	}
+	// A page as large as Close serves, unless only a small sample is wanted.
+	page := maxSearchPage
+	if r.AllIDsUpTo == 0 && r.Sample > 0 {
+		page = min(r.Sample, maxSearchPage)
+	}
+	req := SearchRequest{
+		Query:         r.Query,
+		Sort:          r.Sort,
+		ResultsLimit:  r.ResultsLimit,
+		Limit:         page,
+		IncludeCounts: true,
+		Fields:        map[string][]string{r.ObjectType: fields},
+	}
+	out := &Matches{Sample: []SampleItem{}}
+	want := -1 // ids to collect; known after the first page
+	for {
+		resp, err := c.Search(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if want < 0 {
+			if resp.Count == nil {
+				return nil, errNoCount
+			}
+			out.Count = *resp.Count
+			will := out.Count.Total
+			if r.ResultsLimit != nil && *r.ResultsLimit < will {
+				will = *r.ResultsLimit
+			}
+			out.Complete = will <= r.AllIDsUpTo
+			want = max(will, 0)
+			if !out.Complete {
+				want = min(want, max(r.Sample, len(resp.Data)))
+			}
+			out.IDs = make([]string, 0, min(want, MaxIDWalk))
+		}
+		for _, row := range resp.Data {
+			it, ok := sampleItem(row)
+			if !ok || len(out.IDs) >= want {
+				continue
+			}
+			out.IDs = append(out.IDs, it.ID)
+			if len(out.Sample) < r.Sample {
+				out.Sample = append(out.Sample, it)
+			}
+		}
+		if len(out.IDs) >= want {
+			return out, nil
+		}
+		// The last page, or an empty one (a server that keeps returning a cursor without rows
+		// would otherwise loop forever): the walk ended short of the count.
+		if resp.Cursor == nil || *resp.Cursor == "" || len(resp.Data) == 0 {
+			out.Complete = false
+			return out, nil
+		}
+		req.Cursor = resp.Cursor
+		req.IncludeCounts = false
+	}
 }

@@ -10,7 +10,7 @@ import (
 
 // Time is a Close timestamp. Close writes ISO-8601 with microseconds and an offset
 // ("2015-03-16T00:19:50.141000+00:00"), but some documented examples omit the offset
-// ("2021-05-24T13:20:57.060848"); such values are read as UTC (close-api.md §4.8). JSON null
+// ("2021-05-24T13:20:57.060848"); such values are read as UTC (docs/close-api.md §4.8). JSON null
 // decodes to the zero Time and the zero Time encodes as null.
 type Time struct{ time.Time }
 
@@ -81,7 +81,7 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	return append(b, '"'), nil
 }
 
-// BulkDeleteRequest is the body of POST /bulk_action/delete/ (close-api.md §1.2). SQuery is the
+// BulkDeleteRequest is the body of POST /bulk_action/delete/ (docs/close-api.md §1.2). SQuery is the
 // bare query node, not the Smart View wrapper. A nil ResultsLimit is sent as null (no cap).
 type BulkDeleteRequest struct {
 	SQuery        json.RawMessage `json:"s_query"`
@@ -90,7 +90,7 @@ type BulkDeleteRequest struct {
 	SendDoneEmail *bool           `json:"send_done_email,omitempty"`
 }
 
-// BulkDelete is Close's BulkDeleteAction (close-api.md §1.3): all 17 properties, each always
+// BulkDelete is Close's BulkDeleteAction (docs/close-api.md §1.3): all 17 properties, each always
 // present in Close's answers; the nullable ones are pointers here.
 type BulkDelete struct {
 	ID             string `json:"id"`
@@ -166,7 +166,7 @@ func (w *bulkDeleteListWire) list() *BulkDeleteList {
 	return l
 }
 
-// SearchRequest is the body of POST /data/search/ (close-api.md §2.1). A nil ResultsLimit is
+// SearchRequest is the body of POST /data/search/ (docs/close-api.md §2.1). A nil ResultsLimit is
 // sent as null (no cap).
 type SearchRequest struct {
 	Query         json.RawMessage     `json:"query"`
@@ -187,7 +187,7 @@ type SearchResponse struct {
 }
 
 // Count is the count object of /data/search/: Total is every match, Limited the number left
-// after results_limit (0 for a count-only call with results_limit 0) [INF: close-api.md §2.2].
+// after results_limit (0 for a count-only call with results_limit 0) [INF: docs/close-api.md §2.2].
 type Count struct {
 	Total   int `json:"total"`
 	Limited int `json:"limited"`
@@ -216,7 +216,7 @@ type CustomField struct {
 	AcceptsMultipleValues bool     `json:"accepts_multiple_values"`
 }
 
-// SmartView is Close's SavedSearch (close-api.md §5.2). Its SQuery is the wrapper
+// SmartView is Close's SavedSearch (docs/close-api.md §5.2). Its SQuery is the wrapper
 // {"query": node, "results_limit": …, "sort": […]}, not a bare node, and is nil for legacy
 // views that only have a string Query.
 type SmartView struct {

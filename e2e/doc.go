@@ -19,7 +19,7 @@
 //     elicit: false), in either era and on every transport. bulkguard
 //     therefore asks it for the typed phrase in `confirm`, and a create
 //     without it is refused. The "legacy answers cancel, modern hangs" of
-//     mcp-notes.md §E.1 is what happens to a server that elicits without
+//     docs/mcp-notes.md §E.1 is what happens to a server that elicits without
 //     checking the capability; bulkguard checks.
 //   - Inspector `--cli` is one process per request: over stdio every call
 //     starts a new server, so a plan previewed in one call is unknown in the

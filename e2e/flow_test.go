@@ -154,6 +154,9 @@ func preview(t *testing.T, c mcpClient, query json.RawMessage, wantIDs []string,
 	if p.Total != n || p.WillDelete != n || p.ResultsLimit != nil {
 		t.Errorf("total=%d will_delete=%d results_limit=%v, want %d %d none", p.Total, p.WillDelete, p.ResultsLimit, n, n)
 	}
+	if p.OrgTotal <= p.Total || !strings.Contains(p.Share, fmt.Sprintf("%d of %d leads", n, p.OrgTotal)) {
+		t.Errorf("org_total=%d share=%q: want every lead of the organization counted", p.OrgTotal, p.Share)
+	}
 	if !strings.Contains(strings.ToLower(p.Summary), "lead") {
 		t.Errorf("summary %q does not name leads", p.Summary)
 	}
@@ -248,7 +251,7 @@ func (f flow) run(t *testing.T) {
 	if b := cr.Receipt.Backup; b == nil || b.Counts["lead"] != total || !strings.HasPrefix(b.SHA256, "sha256:") || b.Path == "" {
 		t.Errorf("receipt backup = %+v, want a verified backup of the %d leads", b, total)
 	}
-	want := receiptOut{PlanID: p.PlanID, Previewed: total, Recounted: total, ResultsLimitSent: total, ConfirmedBy: f.confirmedBy, AuditID: cr.Receipt.AuditID,
+	want := receiptOut{PlanID: p.PlanID, Previewed: total, Recounted: total, ResultsLimitSent: total, ConfirmedBy: f.confirmedBy, AuditID: cr.Receipt.AuditID, IDsChecked: total,
 		Backup: cr.Receipt.Backup}
 	if cr.Receipt != want || cr.Receipt.AuditID == "" {
 		t.Errorf("receipt = %+v, want %+v with an audit id", cr.Receipt, want)

@@ -17,7 +17,7 @@ import (
 )
 
 // inspectorPkg is the MCP Inspector release these tests drive; pinned so a new
-// release cannot change what "passes" (mcp-notes.md §E.1).
+// release cannot change what "passes" (docs/mcp-notes.md §E.1).
 const inspectorPkg = "@modelcontextprotocol/inspector@2.12.0"
 
 // Inspector CLI exit codes (clients/cli EXIT_CODES in the package).
@@ -129,7 +129,7 @@ func inspector(t *testing.T, env []string, args ...string) npxResult {
 // wrapperScript writes an executable that execs bulkguard with args and env.
 // Stdio clients spawn it: the Inspector passes a stdio server only a minimal
 // environment, and a lone path keeps its option parser away from
-// bulkguard's flags (mcp-notes.md §E.1).
+// bulkguard's flags (docs/mcp-notes.md §E.1).
 func wrapperScript(t *testing.T, args, env []string) string {
 	t.Helper()
 	var b strings.Builder

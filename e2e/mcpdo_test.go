@@ -122,7 +122,7 @@ func (c *mcpdoClient) parse(t *testing.T, what string, r npxResult) (toolResult,
 	if probe.Content == nil {
 		t.Fatalf("mcpdo %s: rc=%d, no tool result\nstdout: %s\nstderr: %s", what, r.rc, r.stdout, r.stderr)
 	}
-	return probe.callToolResult.toolResult(), nil
+	return probe.toolResult(), nil
 }
 
 func (c *mcpdoClient) call(t *testing.T, tool string, args map[string]any) toolResult {

@@ -32,6 +32,8 @@ type previewResult struct {
 	ObjectType         string       `json:"object_type"`
 	Total              int          `json:"total"`
 	WillDelete         int          `json:"will_delete"`
+	OrgTotal           int          `json:"org_total"`
+	Share              string       `json:"share"`
 	ResultsLimit       *int         `json:"results_limit"`
 	Summary            string       `json:"summary"`
 	Sample             []sampleItem `json:"sample"`
@@ -40,9 +42,10 @@ type previewResult struct {
 	Refusal            *refusalOut  `json:"refusal"`
 	ConfirmationPhrase string       `json:"confirmation_phrase"`
 	ExpiresAt          *time.Time   `json:"expires_at"`
+	NextStep           string       `json:"next_step"`
 }
 
-// job is Close's BulkDeleteAction (close-api.md §1.3): 17 properties, all
+// job is Close's BulkDeleteAction (docs/close-api.md §1.3): 17 properties, all
 // present, the nullable ones as pointers.
 type job struct {
 	ID                string          `json:"id"`
@@ -82,6 +85,7 @@ type receiptOut struct {
 	ResultsLimitSent int    `json:"results_limit_sent"`
 	ConfirmedBy      string `json:"confirmed_by"`
 	AuditID          string `json:"audit_id"`
+	IDsChecked       int    `json:"ids_checked"`
 	Reconciled       bool   `json:"reconciled"`
 	// Backup is the verified backup taken before the delete (--backup required).
 	Backup *backupOut `json:"backup"`
@@ -99,6 +103,7 @@ type createResult struct {
 	Environment string          `json:"environment"`
 	Job         json.RawMessage `json:"job"`
 	Receipt     receiptOut      `json:"receipt"`
+	NextStep    string          `json:"next_step"`
 }
 
 type progressOut struct {
@@ -112,6 +117,7 @@ type jobResult struct {
 	Environment string          `json:"environment"`
 	Job         json.RawMessage `json:"job"`
 	Progress    progressOut     `json:"progress"`
+	NextStep    string          `json:"next_step"`
 }
 
 type listResult struct {

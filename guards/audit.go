@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,7 +24,10 @@ const (
 
 // AuditRecord is one line of the audit log. It carries the principal's
 // fingerprint (closeapi.Client.Principal), never a credential, and the
-// query's digest and plain-English summary rather than the raw query.
+// query's digest and plain-English summary; create records also carry the
+// query itself (canonical, so sha256 of it is query_digest), the sort and
+// results_limit, so that what a job was told to delete can be read back
+// from the log alone.
 type AuditRecord struct {
 	ID          string    `json:"id"`
 	Time        time.Time `json:"time"`
@@ -34,13 +38,28 @@ type AuditRecord struct {
 	ObjectType  string    `json:"object_type,omitempty"`
 	QueryDigest string    `json:"query_digest,omitempty"`
 	Summary     string    `json:"summary,omitempty"`
-	Total       *int      `json:"total,omitempty"`
-	WillDelete  *int      `json:"will_delete,omitempty"`
+	// SQuery (canonical, schema.Canonical), Sort (as sent) and ResultsLimit
+	// (as previewed; ResultsLimitSent is the cap sent) are set on create
+	// records.
+	SQuery       json.RawMessage `json:"s_query,omitempty"`
+	Sort         json.RawMessage `json:"sort,omitempty"`
+	ResultsLimit *int            `json:"results_limit,omitempty"`
+	Total        *int            `json:"total,omitempty"`
+	WillDelete   *int            `json:"will_delete,omitempty"`
 	// Recounted and ResultsLimitSent are set on create records.
-	Recounted        *int   `json:"recounted,omitempty"`
-	ResultsLimitSent *int   `json:"results_limit_sent,omitempty"`
-	JobID            string `json:"job_id,omitempty"`
-	Outcome          string `json:"outcome,omitempty"`
+	Recounted        *int `json:"recounted,omitempty"`
+	ResultsLimitSent *int `json:"results_limit_sent,omitempty"`
+	// IDs are the ids the person was shown and the delete may take (create
+	// records of plans that kept them all, sorted), with their digest;
+	// SampleIDs stand in for them on larger plans.
+	IDs       []string `json:"ids,omitempty"`
+	IDsDigest string   `json:"ids_digest,omitempty"`
+	SampleIDs []string `json:"sample_ids,omitempty"`
+	JobID     string   `json:"job_id,omitempty"`
+	// CandidateJobIDs are the jobs a lost create may have made when there
+	// were several (none was adopted).
+	CandidateJobIDs []string `json:"candidate_job_ids,omitempty"`
+	Outcome         string   `json:"outcome,omitempty"`
 	// Code is the refusal code on refusal records.
 	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
@@ -63,10 +82,17 @@ type AuditBackup struct {
 // without error is on disk.
 type AuditLog struct {
 	path string
+	// tightened is the mode an existing file had when OpenAuditLog found
+	// it readable by others and set it to 0600; 0 otherwise.
+	tightened os.FileMode
 
 	mu     sync.Mutex
 	f      *os.File
 	closed bool
+	// broken is set when a failed write left part of a record that could
+	// not be cut off: every later record would be glued to it, so nothing
+	// more is written (and so nothing is deleted) until the file is fixed.
+	broken error
 }
 
 // DefaultAuditPath is $XDG_STATE_HOME/bulkguard/audit.jsonl, falling back to
@@ -90,15 +116,34 @@ func OpenAuditLog(path string) (*AuditLog, error) {
 	if path == "" {
 		return nil, errors.New("guards: audit log path is empty")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil { //nolint:gosec // G703: the operator chose this path (--audit-log)
 		return nil, fmt.Errorf("guards: create audit log directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600) //nolint:gosec // G703: as above
 	if err != nil {
 		return nil, fmt.Errorf("guards: open audit log: %w", err)
 	}
-	return &AuditLog{path: path, f: f}, nil
+	a := &AuditLog{path: path, f: f}
+	// An existing file keeps its mode through O_CREATE: one made 0644 (by
+	// hand, or by an older version) would stay readable by everyone.
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("guards: stat audit log: %w", err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("guards: audit log %s is mode %#o (readable by others) and could not be set to 0600: %w", path, perm, err)
+		}
+		a.tightened = perm
+	}
+	return a, nil
 }
+
+// Tightened reports the mode the file had when OpenAuditLog found it
+// readable by others and set it to 0600, so the caller can say so.
+func (a *AuditLog) Tightened() (was os.FileMode, ok bool) { return a.tightened, a.tightened != 0 }
 
 // Path is where the log is written.
 func (a *AuditLog) Path() string { return a.path }
@@ -122,13 +167,50 @@ func (a *AuditLog) Append(r AuditRecord) (string, error) {
 	if a.closed {
 		return "", errors.New("guards: audit log is closed")
 	}
-	if _, err := a.f.Write(line); err != nil {
-		return "", fmt.Errorf("guards: write audit log: %w", err)
+	if a.broken != nil {
+		return "", a.broken
+	}
+	if err := a.write(line); err != nil {
+		return "", err
 	}
 	if err := a.f.Sync(); err != nil {
 		return "", fmt.Errorf("guards: sync audit log: %w", err)
 	}
 	return r.ID, nil
+}
+
+// write appends line with one write. A short write (a file-size limit, a
+// full disk) leaves part of the record; the file is cut back to where it
+// ended before, so the next record does not start glued to a fragment and
+// the log stays readable line by line. Another process appending between
+// the two steps would make the cut unsafe: then the fragment is only ended
+// with a newline (that one line is unreadable, the ones after it are not).
+func (a *AuditLog) write(line []byte) error {
+	start, err := a.f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("guards: write audit log: %w", err)
+	}
+	n, err := a.f.Write(line)
+	if err == nil {
+		return nil
+	}
+	werr := fmt.Errorf("guards: write audit log (the record was not kept): %w", err)
+	if n == 0 {
+		return werr
+	}
+	end, serr := a.f.Seek(0, io.SeekEnd)
+	switch {
+	case serr == nil && end == start+int64(n):
+		if terr := a.f.Truncate(start); terr == nil {
+			return werr
+		}
+	case serr == nil:
+		if _, nerr := a.f.Write([]byte("\n")); nerr == nil {
+			return werr
+		}
+	}
+	a.broken = fmt.Errorf("guards: audit log %s ends in part of a record (byte %d on) that could not be removed after a failed write (%v); remove it, then restart", a.path, start, err)
+	return a.broken
 }
 
 // Close closes the file. Later appends fail, and so a guard whose log is

@@ -105,14 +105,19 @@ func (g *Guard) backupWarnings() []string {
 	return nil
 }
 
-// takeBackup runs the backup step of Create. It returns nil info with BackupOff, the info of a
-// verified backup, or a refusal (nothing sent; the plan is released so the same confirmation can
-// be tried again).
-func (g *Guard) takeBackup(ctx context.Context, cl *closeapi.Client, plan *Plan, sent int) (*BackupInfo, *Refusal) {
+// takeBackup runs the backup step of Create with the ids the delete will take (known, or
+// read here when nil). It returns nil info with BackupOff, the info of a verified backup, or a
+// refusal (nothing sent; the plan is released so the same confirmation can be tried again).
+func (g *Guard) takeBackup(ctx context.Context, cl *closeapi.Client, plan *Plan, sent int, known []string) (*BackupInfo, *Refusal) {
 	if g.policy.Backup == BackupOff {
 		return nil, nil
 	}
-	ids, err := idsToDelete(ctx, cl, plan, sent)
+	// The identity check read every id when the plan kept them all; otherwise they are read
+	// here, in the delete's order.
+	ids, err := known, error(nil)
+	if ids == nil {
+		ids, err = idsToDelete(ctx, cl, plan, sent)
+	}
 	if err != nil {
 		return nil, &Refusal{Code: CodeBackupFailed,
 			Problem: "the ids the delete will take could not be fetched for the backup (" + err.Error() + "), so the bulk delete was not sent",

@@ -52,6 +52,9 @@ type Receipt struct {
 	ResultsLimitSent int    `json:"results_limit_sent"`
 	ConfirmedBy      string `json:"confirmed_by"`
 	AuditID          string `json:"audit_id"`
+	// IDsChecked is how many ids were found to be ones the person was
+	// shown just before sending: every id the delete takes, or the sample.
+	IDsChecked int `json:"ids_checked"`
 	// Reconciled: the create's response was lost and the job was found in
 	// Close's job list instead.
 	Reconciled bool `json:"reconciled,omitempty"`
@@ -66,14 +69,21 @@ type Execution struct {
 }
 
 // UncertainError says a create may or may not have reached Close: the
-// request was sent, no answer came back, and no matching job was found in
-// the job list. The plan stays consumed so nobody sends it twice.
+// request was sent, no answer came back, and the job list did not show
+// exactly one new job that could be it. Candidates, when there are several,
+// are the new jobs with the same s_query, results_limit and creator: one may
+// be this create's, the others another process's; none is adopted. The plan
+// stays consumed so nobody sends it twice.
 type UncertainError struct {
-	PlanID string
-	Err    error
+	PlanID     string
+	Err        error
+	Candidates []string
 }
 
 func (e *UncertainError) Error() string {
+	if len(e.Candidates) > 1 {
+		return fmt.Sprintf("the bulk delete for plan %s was sent but Close's answer was lost (%v), and the job list shows %d new jobs with the same query, results_limit and creator (%s): one may be this one, the others were started by someone else with the same key, and bulkguard cannot tell which, so it adopted none. Do not send it again and do not pause a job you cannot tell is yours: look at each with get_bulk_delete; the plan is used up", e.PlanID, e.Err, len(e.Candidates), strings.Join(e.Candidates, ", "))
+	}
 	return fmt.Sprintf("the bulk delete for plan %s was sent but Close's answer was lost (%v), and no matching job showed up in the job list: it is not known whether the delete started. Do not send it again: call list_bulk_deletes (and get_bulk_delete) to see whether a job with this query exists; the plan is used up, so preview again only if there is no such job", e.PlanID, e.Err)
 }
 
@@ -171,7 +181,7 @@ func stateRefusal(planID string, s PlanState) *Refusal {
 			Next:    "Check list_bulk_deletes for the job it started. To delete more, " + lowerFirst(nextPreviewAgain)}
 	case PlanDiscarded:
 		return &Refusal{Code: CodePlanStale, Pointer: "/plan_id",
-			Problem: "plan " + planID + " was discarded because more objects matched at create time than the person was shown",
+			Problem: "plan " + planID + " was discarded because at create time the delete would have taken more objects than the person was shown, or other ones",
 			Next:    nextPreviewAgain}
 	}
 	return nil
@@ -180,11 +190,14 @@ func stateRefusal(planID string, s PlanState) *Refusal {
 // checkConfirmation judges how and what the person confirmed.
 func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal {
 	switch c.By {
-	case ConfirmedByElicitation, ConfirmedByPhrase:
+	case ConfirmedByElicitation, ConfirmedByPhrase, ConfirmedByPage:
 	default:
 		return &Refusal{Code: CodeConfirmationInvalid, Pointer: "/confirm",
 			Problem: fmt.Sprintf("the confirmation came by %q, which is neither elicitation nor phrase", c.By),
 			Next:    "Ask the person to type " + phrase + " and pass exactly that as confirm."}
+	}
+	if r := pageRule(c.By, g.policy.Confirm, phrase); r != nil {
+		return r
 	}
 	if c.By == ConfirmedByPhrase && g.policy.Confirm == ConfirmElicit {
 		return &Refusal{Code: CodeElicitationRequired, Pointer: "/confirm",
@@ -211,9 +224,12 @@ func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal 
 	return nil
 }
 
-// Create executes a plan: plan checks, confirmation, recount, then one
-// CreateBulkDelete with results_limit = min(requested, will_delete). It
-// costs Close two requests (recount and create) when nothing goes wrong.
+// Create executes a plan: plan checks, confirmation, recount (reading the
+// ids the delete would take: every one up to Policy.VerifyIDsUpTo, else the
+// first page), the job list as it is, then one CreateBulkDelete with
+// results_limit = min(requested, will_delete). It costs Close three
+// requests when nothing goes wrong (one more per 200 ids beyond the first
+// 200).
 //
 // Concurrency: the plan is claimed atomically before the recount, so of
 // any number of concurrent Creates of one plan at most one reaches Close;
@@ -221,13 +237,14 @@ func (g *Guard) checkConfirmation(c Confirmation, phrase, what string) *Refusal 
 //
 // What happens to the plan: refusals before the claim (plan checks,
 // confirmation) leave it untouched, so a mistyped phrase can be retried.
-// After the claim, a failed recount or an audit failure releases it
-// (nothing was sent, the same confirmation may be retried); drift up and
-// a recount of zero discard it (the person must see the new numbers); a
-// sent create consumes it, whatever the answer. These state changes run
-// under their own context (stateCtx), so a caller that cancels midway
-// never leaves the plan claimed, and an error from one is returned with the
-// outcome, never dropped.
+// After the claim, a failed recount or job list, an audit failure, or a
+// create Close answered 429 (it did not act) release it (the same
+// confirmation may be retried); drift up, a recount of zero and a changed
+// id set discard it (the person must see the new matches); any other
+// answer to the create consumes it. These state changes run under their
+// own context (stateCtx), so a caller that cancels midway never leaves the
+// plan claimed, and an error from one is returned with the outcome, never
+// dropped.
 func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, c Confirmation) (*Execution, error) {
 	principal := cl.Principal()
 	plan, err := g.checkPlan(ctx, principal, planID)
@@ -269,8 +286,21 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 			Problem: "plan " + planID + " expired", Next: nextPreviewAgain}, rec), serr)
 	}
 
-	// Recount with exactly the query and sort that will be sent.
-	count, err := cl.Count(ctx, plan.Request.SQuery, plan.Request.Sort)
+	// Always set, so Close can never delete more than was confirmed.
+	sent := plan.WillDelete
+	if plan.Request.ResultsLimit != nil && *plan.Request.ResultsLimit < sent {
+		sent = *plan.Request.ResultsLimit
+	}
+
+	// Recount with exactly the query, sort and results_limit that will be
+	// sent, reading in the same walk the ids the delete would take: every
+	// one when the plan kept them all, else the first page (for the sample).
+	upTo := 0
+	if plan.IDs != "" {
+		upTo = sent
+	}
+	m, err := cl.Matches(ctx, closeapi.MatchRequest{Query: plan.Request.SQuery, Sort: plan.Request.Sort,
+		ObjectType: plan.ObjectType, ResultsLimit: &sent, AllIDsUpTo: upTo})
 	if err != nil {
 		op := "recount before deleting (nothing was sent; the plan can be retried)"
 		rec.Event, rec.Outcome, rec.Reason = EventCreate, "error", "recount failed, nothing sent: "+err.Error()
@@ -284,6 +314,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		_, _ = g.audit(rec) // best effort: nothing was sent
 		return nil, &Error{Op: op, Err: err}
 	}
+	count := m.Count
 	rec.Recounted = intp(count.Total)
 	if count.Total > plan.Total {
 		serr := g.settle(ctx, planID, PlanDiscarded)
@@ -298,24 +329,58 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 			Next:    "Check list_bulk_deletes for a job that already took them. To delete something else, " + lowerFirst(nextPreviewAgain)}, rec), serr)
 	}
 
-	// Always set, so Close can never delete more than was confirmed.
-	sent := plan.WillDelete
-	if plan.Request.ResultsLimit != nil && *plan.Request.ResultsLimit < sent {
-		sent = *plan.Request.ResultsLimit
+	checked, r := verifyIdentity(plan, m)
+	if r != nil {
+		serr := g.settle(ctx, planID, PlanDiscarded)
+		return nil, withStateError(g.refuse(r, rec), serr)
 	}
 	req := plan.Request
 	req.ResultsLimit = intp(sent)
 	rec.ResultsLimitSent = intp(sent)
 
-	// The backup comes after the recount (it copies what will be sent) and before the intent
-	// is recorded, so the intent names the backup that stands for this delete.
-	backup, r := g.takeBackup(ctx, cl, plan, sent)
+	// What the delete takes, by query and by id, goes on the record of the
+	// create.
+	if node, _, err := schema.DecodeNode(plan.Request.SQuery); err == nil {
+		rec.SQuery = schema.Canonical(node)
+	}
+	if rec.SQuery == nil {
+		rec.SQuery = plan.Request.SQuery // not decodable: as sent
+	}
+	rec.Sort = plan.Request.Sort
+	rec.ResultsLimit = plan.Request.ResultsLimit
+	rec.IDsDigest = plan.IDsDigest
+	rec.IDs = unpackIDs(plan.IDs)
+	if rec.IDs == nil {
+		rec.SampleIDs = plan.SampleIDs
+	}
+	// The backup comes after the recount and the identity check (it copies what will be
+	// sent, and the ids the check read are the ones it must hold) and before the job list
+	// snapshot and the intent, so the intent names the backup that stands for this delete.
+	var knownIDs []string
+	if m.Complete {
+		knownIDs = m.IDs
+	}
+	backup, r := g.takeBackup(ctx, cl, plan, sent, knownIDs)
 	if r != nil {
 		serr := g.settle(ctx, planID, PlanAvailable)
 		return nil, withStateError(g.refuse(r, rec), serr)
 	}
 	if backup != nil {
 		rec.Backup = &AuditBackup{ID: backup.ID, Path: backup.Path, SHA256: backup.SHA256}
+	}
+	// The job list as it is before the create: after a lost answer, only
+	// jobs that are not in it can be the one this create made (another
+	// process with the same key may create the same delete meanwhile).
+	snapshot, err := g.jobSnapshot(ctx, cl)
+	if err != nil {
+		op := "read the job list before sending (nothing was sent; the plan can be retried)"
+		rec.Event, rec.Outcome, rec.Reason = EventCreate, "error", "job list before the create failed, nothing sent: "+err.Error()
+		serr := g.settle(ctx, planID, PlanAvailable)
+		if serr != nil {
+			rec.Reason += "; " + serr.Error()
+		}
+		_, _ = g.audit(rec) // best effort: nothing was sent
+		return nil, withStateError(&Error{Op: op, Err: err}, serr)
 	}
 
 	// Recorded before sending: a delete that cannot be recorded is not sent.
@@ -329,12 +394,6 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 			Problem: "the audit log could not be written (" + err.Error() + "), so the bulk delete was not sent",
 			Next:    "Ask the operator to fix the audit log (--audit-log path, disk space, permissions), then call create_bulk_delete again with the same plan_id and confirmation."}, rec), serr)
 	}
-	if err := g.settle(ctx, planID, PlanConsumed); err != nil {
-		return nil, &Error{Op: "mark plan consumed (nothing was sent)", Err: err}
-	}
-	g.mu.Lock()
-	g.lastCreate[principal] = g.now()
-	g.mu.Unlock()
 
 	receipt := Receipt{
 		PlanID:           planID,
@@ -343,37 +402,63 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		ResultsLimitSent: sent,
 		ConfirmedBy:      c.By,
 		AuditID:          intentID,
+		IDsChecked:       checked,
 		Backup:           backup,
 	}
-	job, sendErr := cl.CreateBulkDelete(ctx, req)
+	// The plan stays claimed while the create is in flight (nobody else
+	// can use it) and is consumed once Close may have acted: on anything
+	// but a 429, which means Close did not (docs/close-api.md §4.4).
+	job, waited, sendErr := g.send(ctx, cl, req)
 	out := rec
 	out.Event = EventCreate
+	if closeapi.IsRateLimited(sendErr) {
+		return nil, g.rateLimited(ctx, planID, sendErr, waited, out)
+	}
+	serr := g.settle(ctx, planID, PlanConsumed)
+	if serr != nil {
+		// The plan stays claimed, so it cannot be sent again either; the
+		// outcome below still stands.
+		out.Reason = serr.Error() + "; "
+	}
+	g.mu.Lock()
+	g.lastCreate.put(principal, struct{}{}, g.now())
+	g.mu.Unlock()
+	g.forgetOrgTotals(principal)
+
 	switch {
 	case sendErr == nil:
 		out.Outcome = "sent"
 	case mayHaveLanded(sendErr):
-		found, lerr := g.reconcile(ctx, cl, plan, sent)
+		found, candidates, lerr := g.reconcile(ctx, cl, plan, sent, snapshot)
 		if found == nil {
 			out.Outcome = "uncertain"
-			out.Reason = "create answer lost: " + sendErr.Error()
+			out.Reason += "create answer lost: " + sendErr.Error()
+			ids := make([]string, 0, len(candidates))
+			for _, j := range candidates {
+				ids = append(ids, j.ID)
+			}
+			if len(ids) > 1 {
+				out.CandidateJobIDs = ids
+				out.Reason += fmt.Sprintf("; %d new jobs with this query, results_limit and creator, none adopted", len(ids))
+			}
 			if lerr != nil {
 				out.Reason += "; job list failed: " + lerr.Error()
 			}
 			_, _ = g.audit(out)
-			return nil, &UncertainError{PlanID: planID, Err: sendErr}
+			return nil, &UncertainError{PlanID: planID, Err: sendErr, Candidates: ids}
 		}
 		job = found
 		receipt.Reconciled = true
 		out.Outcome = "reconciled"
-		out.Reason = "create answer lost (" + sendErr.Error() + "); job found in the job list"
+		out.Reason += "create answer lost (" + sendErr.Error() + "); the one new job with this query, results_limit and creator found in the job list"
 	default:
 		out.Outcome = "failed"
-		out.Reason = sendErr.Error()
+		out.Reason += sendErr.Error()
 		_, _ = g.audit(out)
 		return nil, &Error{Op: fmt.Sprintf("the bulk delete for plan %s was refused by Close or could not be sent, so nothing was deleted; the plan is used up, so preview again after fixing the cause", planID), Err: sendErr}
 	}
 	g.mu.Lock()
-	g.knownJobs[job.ID] = true
+	g.knownJobs.put(job.ID, struct{}{}, g.now())
 	g.mu.Unlock()
 	out.JobID = job.ID
 	if backup != nil {
@@ -388,6 +473,67 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		receipt.AuditID = id
 	}
 	return &Execution{Job: job, Receipt: receipt}, nil
+}
+
+// maxRateWait bounds the wait for Close's rate-limit reset before the one
+// repeat of a create answered 429; a longer reset releases the plan instead.
+const maxRateWait = 10 * time.Second
+
+// defaultRateWait is the wait when a 429 does not say how long (the
+// official client's fallback, docs/close-api.md §4.4).
+const defaultRateWait = 2 * time.Second
+
+// send sends the create. A 429 means Close did not act (docs/close-api.md
+// §4.4), so the create may be sent once more after the reset, if that comes
+// within maxRateWait. waited is the wait before the repeat (0 if none).
+func (g *Guard) send(ctx context.Context, cl *closeapi.Client, req closeapi.BulkDeleteRequest) (*closeapi.BulkDelete, time.Duration, error) {
+	job, err := cl.CreateBulkDelete(ctx, req)
+	if !closeapi.IsRateLimited(err) {
+		return job, 0, err
+	}
+	wait := rateWait(err)
+	if wait > maxRateWait {
+		return nil, 0, err
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return nil, 0, err
+	}
+	job, err = cl.CreateBulkDelete(ctx, req)
+	return job, wait, err
+}
+
+// rateWait is how long a 429 asked to wait.
+func rateWait(err error) time.Duration {
+	var ae *closeapi.APIError
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		return ae.RetryAfter
+	}
+	return defaultRateWait
+}
+
+// rateLimited releases a plan whose create Close answered 429 (it did not
+// act, so the plan was not used) and says when to try again.
+func (g *Guard) rateLimited(ctx context.Context, planID string, sendErr error, waited time.Duration, out AuditRecord) error {
+	wait := max(rateWait(sendErr), time.Second).Round(time.Second)
+	serr := g.settle(ctx, planID, PlanAvailable)
+	what := "Close answered the create with 429 Too Many Requests, which means it started no job"
+	if waited > 0 {
+		what = fmt.Sprintf("Close answered the create with 429 Too Many Requests twice (the second time after waiting %s for its rate limit to reset), which means it started no job", waited.Round(100*time.Millisecond))
+	} else {
+		what += fmt.Sprintf(" (it asked to wait %s, longer than bulkguard waits)", wait)
+	}
+	out.Outcome = "rate_limited"
+	out.Reason = "not sent: " + sendErr.Error() + "; plan released"
+	if serr != nil {
+		out.Reason += " (" + serr.Error() + ")"
+	}
+	_, _ = g.audit(out) // best effort: nothing was deleted
+	next := fmt.Sprintf("Wait %s, then call create_bulk_delete again with the same plan_id and confirmation: the plan is kept.", wait)
+	return withStateError(&Refusal{Code: CodeRateLimited, Problem: what, Next: next}, serr)
 }
 
 // planStateTimeout bounds one plan state change (claim, release, finish)
@@ -459,51 +605,100 @@ const (
 	reconcileSkew = time.Minute
 )
 
-// reconcile looks for the job a lost create may have made: same s_query
+// snapshotPages is how much of the job list (newest first) is kept before
+// a create; a lost create's job is looked for above the newest of these.
+const snapshotPages = 1
+
+// jobSnapshot lists the ids of the newest jobs before a create.
+func (g *Guard) jobSnapshot(ctx context.Context, cl *closeapi.Client) (map[string]bool, error) {
+	ids := map[string]bool{}
+	for page := range snapshotPages {
+		list, err := cl.ListBulkDeletes(ctx, reconcilePageSize, page*reconcilePageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range list.Data {
+			ids[j.ID] = true
+		}
+		if !list.HasMore {
+			break
+		}
+	}
+	return ids, nil
+}
+
+// reconcile looks for the job a lost create may have made among the jobs
+// that were not in the list before it was sent (snapshot): same s_query
 // (compared canonically), the results_limit that was sent, the plan's
-// object type, created at or after the plan, and not a job this guard
-// already handed out. It never re-sends the create.
-func (g *Guard) reconcile(ctx context.Context, cl *closeapi.Client, plan *Plan, sent int) (*closeapi.BulkDelete, error) {
+// object type, created by the credential's user, and not one this guard
+// already handed out. Exactly one such job is this create's; several mean
+// another process with the same key made the same delete, and none is
+// adopted (candidates lists them). It never re-sends the create.
+func (g *Guard) reconcile(ctx context.Context, cl *closeapi.Client, plan *Plan, sent int, snapshot map[string]bool) (found *closeapi.BulkDelete, candidates []closeapi.BulkDelete, err error) {
 	// The caller's context may be what timed out; the search for the job
 	// gets its own budget so the answer is not lost twice.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	creator := ""
+	if me, err := cl.Me(ctx); err == nil {
+		creator = me.ID
+	}
 	var lastErr error
 	for _, wait := range reconcileWaits {
 		if wait > 0 {
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, candidates, ctx.Err()
 			}
 		}
+		var seen []closeapi.BulkDelete
+		lastErr = nil
+	pages:
 		for page := 0; page < reconcilePages; page++ {
 			list, err := cl.ListBulkDeletes(ctx, reconcilePageSize, page*reconcilePageSize)
 			if err != nil {
 				lastErr = err
 				break
 			}
-			lastErr = nil
 			for i := range list.Data {
-				if g.isOurJob(&list.Data[i], plan, sent) {
-					j := list.Data[i]
-					return &j, nil
+				j := &list.Data[i]
+				if snapshot[j.ID] {
+					// The list is newest first (as the sandbox lists it;
+					// Close's order is inferred): from here on every job
+					// existed before the create. Were it oldest first, the
+					// walk would stop at once and report uncertainty, the
+					// safe way to be wrong.
+					break pages
+				}
+				if g.isOurJob(j, plan, sent, creator) {
+					seen = append(seen, *j)
 				}
 			}
 			if !list.HasMore {
 				break
 			}
 		}
+		if lastErr != nil {
+			continue
+		}
+		candidates = seen
+		if len(seen) == 1 {
+			return &seen[0], nil, nil
+		}
+		if len(seen) > 1 {
+			return nil, seen, nil
+		}
 	}
-	return nil, lastErr
+	return nil, candidates, lastErr
 }
 
-func (g *Guard) isOurJob(j *closeapi.BulkDelete, plan *Plan, sent int) bool {
+func (g *Guard) isOurJob(j *closeapi.BulkDelete, plan *Plan, sent int, creator string) bool {
 	if j.ID == "" {
 		return false
 	}
 	g.mu.Lock()
-	known := g.knownJobs[j.ID]
+	_, known := g.knownJobs.get(j.ID, g.now())
 	g.mu.Unlock()
 	if known {
 		return false
@@ -512,6 +707,9 @@ func (g *Guard) isOurJob(j *closeapi.BulkDelete, plan *Plan, sent int) bool {
 		return false
 	}
 	if j.ResultsLimit != nil && *j.ResultsLimit != sent {
+		return false
+	}
+	if creator != "" && j.CreatedBy != nil && *j.CreatedBy != creator {
 		return false
 	}
 	if j.DateCreated != nil && j.DateCreated.Before(plan.CreatedAt.Add(-reconcileSkew)) {

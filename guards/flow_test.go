@@ -26,8 +26,10 @@ func TestFullFlow(t *testing.T) {
 
 	h.sb.ResetRequests()
 	p := h.preview(input(t, nameQuery("Zyxwvu"), newestFirst))
-	if n := h.requests(); n != 1 {
-		t.Errorf("preview made %d Close requests, want 1", n)
+	// One search for the count, sample and ids; one for every lead of
+	// the organization (org_total).
+	if n := h.requests(); n != 2 {
+		t.Errorf("preview made %d Close requests, want 2", n)
 	}
 	if !p.Executable || p.Refusal != nil {
 		t.Fatalf("not executable: %+v", p.Refusal)
@@ -66,8 +68,8 @@ func TestFullFlow(t *testing.T) {
 		!strings.Contains(pending.Message, "cannot be undone") || !strings.Contains(pending.Message, "Zyxwvu Testcorp 5") {
 		t.Errorf("pending %+v", pending)
 	}
-	if n := h.requests(); n != 1 {
-		t.Errorf("BeginCreate reached Close (%d requests so far, want 1)", n)
+	if n := h.requests(); n != 2 {
+		t.Errorf("BeginCreate reached Close (%d requests so far, want 2)", n)
 	}
 
 	h.sb.ResetRequests()
@@ -75,13 +77,15 @@ func TestFullFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := h.requests(); n != 2 {
-		t.Errorf("create made %d Close requests, want 2", n)
+	// The recount (with the ids), the job list before sending (so that a
+	// lost answer is never matched to an older job), the create.
+	if n := h.requests(); n != 3 {
+		t.Errorf("create made %d Close requests, want 3", n)
 	}
 	if ex.Job == nil || !strings.HasPrefix(ex.Job.ID, "bulkdelete_") {
 		t.Fatalf("job %+v", ex.Job)
 	}
-	wantReceipt := Receipt{PlanID: p.PlanID, Previewed: 5, Recounted: 5, ResultsLimitSent: 5, ConfirmedBy: ConfirmedByPhrase, AuditID: ex.Receipt.AuditID}
+	wantReceipt := Receipt{PlanID: p.PlanID, Previewed: 5, Recounted: 5, ResultsLimitSent: 5, ConfirmedBy: ConfirmedByPhrase, AuditID: ex.Receipt.AuditID, IDsChecked: 5}
 	if ex.Receipt != wantReceipt || ex.Receipt.AuditID == "" {
 		t.Errorf("receipt %+v, want %+v", ex.Receipt, wantReceipt)
 	}
@@ -703,7 +707,7 @@ func TestPreviewSampleSize(t *testing.T) {
 		size, want int
 		requests   int
 	}{
-		{"default", 0, 10, 1},
+		{"default", 0, 10, 2}, // the first preview also counts every lead (then cached)
 		{"small", 3, 3, 1},
 		{"count only", NoSample, 0, 1},
 		{"capped", 500, MaxSampleSize, 1},

@@ -21,7 +21,7 @@ type sealedToken struct {
 // failure with one of the state refusal codes, and never accepts a token
 // this guard did not seal for exactly this principal and target, nor the
 // same token twice. The state travels through the MCP client, so it is
-// attacker-controlled (mcp-notes.md §0.5).
+// attacker-controlled (docs/mcp-notes.md §0.5).
 //
 // Inputs either are a token as given (raw), or start from a token this
 // process sealed and XOR edit into its decoded bytes at position at, so the

@@ -1,11 +1,14 @@
 // Package guards is the safety layer between a model and Close's bulk
-// delete: plan → confirm → execute (DESIGN.md "The guard").
+// delete: plan → confirm → execute (docs/design.md "The guard").
 //
-// Preview judges the query by policy without Close, counts and samples it
-// in one Close request with exactly the query and sort the delete will use,
+// Preview judges the query by policy without Close, counts, samples and
+// lists the ids of its matches in one Close search (one more per 200 ids)
+// with exactly the query, sort and results_limit the delete will use,
+// counts every object of the type to judge match-all and share by number,
 // and saves a Plan. Create loads the plan (single use, bound to the
 // credential that previewed it, expiring), checks the person's confirmation,
-// recounts, refuses when more objects match than were shown, and sends the
+// recounts, refuses when more objects match than were shown or when the
+// delete would take an object the person was not shown, and sends the
 // bulk delete with results_limit capped at the confirmed count, so Close can
 // never delete more than the person agreed to. Every step is written to an
 // append-only audit log, and a create that cannot be recorded is not sent.
@@ -20,10 +23,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bulkguard/bulkguard/closeapi"
 )
 
 // ConfirmMode says which confirmations count.
@@ -41,12 +47,17 @@ const (
 	// but cannot show the form (reported of some desktop clients, which
 	// answer cancel at once), so that deleting stays possible there.
 	ConfirmPhrase ConfirmMode = "phrase"
+	// ConfirmPage accepts only an approval the person gave on bulkguard's
+	// own loopback page: neither the model nor the client can give it.
+	ConfirmPage ConfirmMode = "page"
 )
 
 // Ways a confirmation arrived (Confirmation.By, Receipt.ConfirmedBy).
 const (
 	ConfirmedByElicitation = "elicitation"
 	ConfirmedByPhrase      = "phrase"
+	// ConfirmedByPage: the person typed the phrase on the approval page.
+	ConfirmedByPage = "page"
 )
 
 // Defaults of Policy.
@@ -57,14 +68,24 @@ const (
 	MaxSampleSize     = 50
 	// NoSample as PreviewInput.SampleSize asks for the count only.
 	NoSample = -1
+	// DefaultVerifyIDsUpTo is Policy.VerifyIDsUpTo's default: the default
+	// MaxObjects, so every delete the default policy allows is checked id
+	// by id.
+	DefaultVerifyIDsUpTo = DefaultMaxObjects
+	// DefaultMaxShare is Policy.MaxShare's default. A cleanup removes a
+	// part of an organization; a job that would take more than half of
+	// every lead is a reset or a query that means more than it says (a
+	// tautology a few objects short of everything, or a count taken while
+	// the index lagged), and is worth a deliberate --max-share.
+	DefaultMaxShare = 0.5
 )
 
 // DefaultAllowedObjectTypes are the object types Close's search documents
-// (close-api.md §2.4), and so the only ones a count can be trusted for.
+// (docs/close-api.md §2.4), and so the only ones a count can be trusted for.
 var DefaultAllowedObjectTypes = []string{"lead", "contact"}
 
 // indexLagWindow is how long after a delete Close's search may still count
-// deleted objects (30–60 s observed, close-api.md §2.4 [OBS]).
+// deleted objects (30–60 s observed, docs/close-api.md §2.4 [OBS]).
 const indexLagWindow = 60 * time.Second
 
 // Policy is what the operator allows.
@@ -79,6 +100,20 @@ type Policy struct {
 	Confirm ConfirmMode
 	// PlanTTL is how long a plan can be executed. 0 → 10 minutes.
 	PlanTTL time.Duration
+	// VerifyIDsUpTo: a plan that deletes at most this many objects stores
+	// every id the delete would take, and create refuses unless the delete
+	// would still take only those; larger plans are checked by their
+	// sample. 0 → 1000; at most closeapi.MaxIDWalk (one cursor walk).
+	VerifyIDsUpTo int
+	// MaxShare is the largest share of all objects of the type (will_delete
+	// / org_total) an executable plan may take, in (0, 1]. 0 → 0.5.
+	// AllowMatchAll lifts it.
+	MaxShare float64
+	// MaxPlansPerPrincipal and MaxPlanBytes cap the unexpired plans one
+	// credential holds (count) and all of them hold (encoded bytes); a
+	// preview past a cap is refused as plans_full. 0 → 100 and 64 MiB.
+	MaxPlansPerPrincipal int
+	MaxPlanBytes         int64
 	// Backup says whether a verified backup must be taken before each delete. "" →
 	// BackupRequired, which needs Config.Backups.
 	Backup BackupMode
@@ -122,10 +157,13 @@ type Guard struct {
 	nonces NonceStore
 
 	mu         sync.Mutex
-	knownJobs  map[string]bool      // jobs this guard created or reconciled
-	lastCreate map[string]time.Time // principal → when it last sent a create
+	knownJobs  *timedMap[struct{}] // jobs this guard created or reconciled
+	lastCreate *timedMap[struct{}] // principal → when it last sent a create
 
-	names nameCache // names of ids, for summaries
+	names     nameCache     // names of ids, for summaries
+	orgTotals orgTotalCache // objects of each type, for match_all and the share
+
+	plans *planBudget // caps on the plans saved
 }
 
 // New checks the configuration and fills in defaults.
@@ -146,12 +184,33 @@ func New(c Config) (*Guard, error) {
 	if p.PlanTTL == 0 {
 		p.PlanTTL = DefaultPlanTTL
 	}
+	if p.VerifyIDsUpTo < 0 || p.VerifyIDsUpTo > closeapi.MaxIDWalk {
+		return nil, fmt.Errorf("guards: VerifyIDsUpTo must be between 0 and %d (one cursor walk), not %d", closeapi.MaxIDWalk, p.VerifyIDsUpTo)
+	}
+	if p.VerifyIDsUpTo == 0 {
+		p.VerifyIDsUpTo = DefaultVerifyIDsUpTo
+	}
+	if p.MaxShare < 0 || p.MaxShare > 1 || math.IsNaN(p.MaxShare) {
+		return nil, fmt.Errorf("guards: MaxShare must be a fraction between 0 and 1, not %g", p.MaxShare)
+	}
+	if p.MaxShare == 0 {
+		p.MaxShare = DefaultMaxShare
+	}
+	if p.MaxPlansPerPrincipal < 0 || p.MaxPlanBytes < 0 {
+		return nil, errors.New("guards: plan caps must not be negative")
+	}
+	if p.MaxPlansPerPrincipal == 0 {
+		p.MaxPlansPerPrincipal = DefaultMaxPlansPerPrincipal
+	}
+	if p.MaxPlanBytes == 0 {
+		p.MaxPlanBytes = DefaultMaxPlanBytes
+	}
 	switch p.Confirm {
 	case "":
 		p.Confirm = ConfirmAuto
-	case ConfirmAuto, ConfirmElicit, ConfirmPhrase:
+	case ConfirmAuto, ConfirmElicit, ConfirmPhrase, ConfirmPage:
 	default:
-		return nil, fmt.Errorf("guards: confirm mode %q is not auto, elicit or phrase", p.Confirm)
+		return nil, fmt.Errorf("guards: confirm mode %q is not auto, elicit, phrase or page", p.Confirm)
 	}
 	switch p.Backup {
 	case "":
@@ -218,8 +277,9 @@ func New(c Config) (*Guard, error) {
 		now:        now,
 		aead:       aead,
 		nonces:     nonces,
-		knownJobs:  map[string]bool{},
-		lastCreate: map[string]time.Time{},
+		knownJobs:  newTimedMap[struct{}](knownJobsTTL, maxTracked),
+		lastCreate: newTimedMap[struct{}](indexLagWindow, maxTracked),
+		plans:      newPlanBudget(p.MaxPlansPerPrincipal, p.MaxPlanBytes, p.PlanTTL),
 	}, nil
 }
 
@@ -274,9 +334,9 @@ func plural(n int, t string) string {
 	return fmt.Sprintf("%d %ss", n, t)
 }
 
-// deletePhrase is what the person types to confirm, e.g. "DELETE 42 LEADS".
+// DeletePhrase is what the person types to confirm, e.g. "DELETE 42 LEADS".
 // It carries the count so that confirming is confirming a number.
-func deletePhrase(n int, objectType string) string {
+func DeletePhrase(n int, objectType string) string {
 	return "DELETE " + strings.ToUpper(plural(n, objectType))
 }
 

@@ -47,6 +47,9 @@ type harness struct {
 	views   map[string]any    // Smart View id → the object to answer
 }
 
+// bystanders is how many unrelated leads every harness organization has.
+const bystanders = 200
+
 type harnessOpts struct {
 	policy  Policy
 	sandbox sandbox.Options
@@ -61,6 +64,12 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
+	// Bystanders: leads no test query matches, so that a test's own leads
+	// are a small part of the organization (match_all and --max-share are
+	// judged against every lead).
+	for i := range bystanders {
+		sb.AddLead(sandbox.LeadSpec{Name: fmt.Sprintf("Bystander Holdings %d", i+1), CreatedBy: "user_bystander"})
+	}
 	h := &harness{t: t, sb: sb, clock: newTestClock(), views: map[string]any{}}
 	h.srv = httptest.NewServer(http.HandlerFunc(h.front))
 	t.Cleanup(h.srv.Close)
@@ -229,14 +238,14 @@ func (h *harness) audit() []AuditRecord {
 }
 
 // nameQuery matches the leads whose name has word, as Close's own bulk
-// delete example does (close-api.md §1.2).
+// delete example does (docs/close-api.md §1.2).
 func nameQuery(word string) string {
 	return fmt.Sprintf(`{"type":"and","queries":[{"type":"object_type","object_type":"lead"},`+
 		`{"type":"field_condition","field":{"type":"regular_field","object_type":"lead","field_name":"name"},`+
 		`"condition":{"type":"text","mode":"full_words","value":%q}}]}`, word)
 }
 
-// newestFirst is Close's example sort (close-api.md §1.2).
+// newestFirst is Close's example sort (docs/close-api.md §1.2).
 const newestFirst = `[{"direction":"desc","field":{"type":"regular_field","object_type":"lead","field_name":"date_created"}}]`
 
 // input decodes a query (bare or wrapped) and an optional sort into a

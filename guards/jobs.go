@@ -8,7 +8,7 @@ import (
 	"github.com/bulkguard/bulkguard/closeapi"
 )
 
-// Bulk delete job statuses (close-api.md §1.3). JobStatuses is the one
+// Bulk delete job statuses (docs/close-api.md §1.3). JobStatuses is the one
 // list of them: the tools' status filter, its schema and the guard's checks
 // all derive from it.
 const (

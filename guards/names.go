@@ -41,15 +41,11 @@ type LookupItem struct {
 	Email   string   `json:"email,omitempty"`
 }
 
-// nameCache holds, per principal and kind, the items of one lookup.
+// nameCache holds, per principal and kind, the items of one lookup, for
+// namesTTL and at most maxNameEntries of them.
 type nameCache struct {
 	mu      sync.Mutex
-	entries map[string]nameEntry // principal + "|" + kind
-}
-
-type nameEntry struct {
-	items   []LookupItem
-	fetched time.Time
+	entries *timedMap[[]LookupItem] // principal + "|" + kind
 }
 
 // Lookup lists the ids of one kind (one Close request, always fresh, since
@@ -100,9 +96,9 @@ func (g *Guard) Lookup(ctx context.Context, cl *closeapi.Client, kind string) ([
 	}
 	g.names.mu.Lock()
 	if g.names.entries == nil {
-		g.names.entries = map[string]nameEntry{}
+		g.names.entries = newTimedMap[[]LookupItem](namesTTL, maxNameEntries)
 	}
-	g.names.entries[cl.Principal()+"|"+kind] = nameEntry{items: items, fetched: g.now()}
+	g.names.entries.put(cl.Principal()+"|"+kind, items, g.now())
 	g.names.mu.Unlock()
 	return slices.Clone(items), nil
 }
@@ -157,11 +153,15 @@ func referencedKinds(n schema.Node) map[string]bool {
 // cachedLookup is Lookup's answer from the cache while it is younger than
 // namesTTL; a failed lookup is nil and not cached.
 func (g *Guard) cachedLookup(ctx context.Context, cl *closeapi.Client, kind string) []LookupItem {
+	var items []LookupItem
+	ok := false
 	g.names.mu.Lock()
-	e, ok := g.names.entries[cl.Principal()+"|"+kind]
+	if g.names.entries != nil {
+		items, ok = g.names.entries.get(cl.Principal()+"|"+kind, g.now())
+	}
 	g.names.mu.Unlock()
-	if ok && g.now().Sub(e.fetched) < namesTTL {
-		return e.items
+	if ok {
+		return items
 	}
 	items, err := g.Lookup(ctx, cl, kind)
 	if err != nil {

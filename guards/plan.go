@@ -29,6 +29,11 @@ type Plan struct {
 	Total       int                        `json:"total"`
 	WillDelete  int                        `json:"will_delete"`
 	SampleIDs   []string                   `json:"sample_ids"`
+	// IDs is every id the delete would take (packIDs: sorted,
+	// comma-separated) when there were at most Policy.VerifyIDsUpTo; ""
+	// when only the sample is kept. IDsDigest names the set in the audit log.
+	IDs       string `json:"ids,omitempty"`
+	IDsDigest string `json:"ids_digest,omitempty"`
 	// Sample keeps the display names too, for the confirmation message.
 	Sample     []closeapi.SampleItem `json:"sample,omitempty"`
 	Warnings   []string              `json:"warnings,omitempty"`
@@ -108,7 +113,11 @@ var ErrPlanNotAvailable = errors.New("plan not available")
 //
 // Expiry is judged by the guard with its own clock; a store only has to keep
 // a plan (and its final state) at least until ExpiresAt so that "expired" and
-// "consumed" can be told apart from "unknown".
+// "consumed" can be told apart from "unknown". A store may drop an expired
+// plan's query and sample (see MemoryStore) but must then refuse to Claim it.
+//
+// The caps on plans (Policy.MaxPlansPerPrincipal, MaxPlanBytes) are the
+// guard's, counted before Save: a store need not enforce them.
 type PlanStore interface {
 	// Save stores a new plan in PlanAvailable.
 	Save(ctx context.Context, p *Plan) error
@@ -125,20 +134,60 @@ type PlanStore interface {
 	Finish(ctx context.Context, id string, final PlanState) error
 }
 
-// MemoryStore is the in-process PlanStore. Plans live until ExpiresAt plus
-// a grace period (so a late create is told "expired", not "unknown"), then
-// are swept on the next Save.
+// MemoryStore is the in-process PlanStore. A plan that expires is cut down
+// to a tombstone (what "expired" and "already used" messages and their
+// audit records need, not the query or sample), which is kept for a grace
+// period, so a late create is told "expired", not "unknown", then
+// forgotten. Both happen on every Save and on a timer that runs while the
+// store holds plans: 600 previews of a 200 KB query held 458 MiB when
+// plans were swept only by the next Save.
 type MemoryStore struct {
 	now   func() time.Time
 	grace time.Duration
 
 	mu    sync.Mutex
 	plans map[string]*memEntry
+	timer *time.Timer // the next sweep; nil while the store is empty
 }
 
 type memEntry struct {
 	plan  *Plan
 	state PlanState
+	tomb  bool // plan is a tombstone: expired, nothing left to send
+}
+
+// memorySweepEvery is how often the timer sweeps a store that holds plans.
+const memorySweepEvery = time.Minute
+
+// tombstone keeps of an expired plan what the messages about it use.
+func (p *Plan) tombstone() *Plan {
+	return &Plan{ID: p.ID, Principal: p.Principal, Environment: p.Environment, ObjectType: p.ObjectType,
+		Summary: Clip(p.Summary, 200), QueryDigest: p.QueryDigest, Total: p.Total, WillDelete: p.WillDelete,
+		Executable: p.Executable, CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt}
+}
+
+// sweepLocked tombstones expired plans and forgets those past the grace.
+func (m *MemoryStore) sweepLocked(now time.Time) {
+	for id, e := range m.plans {
+		switch {
+		case now.After(e.plan.ExpiresAt.Add(m.grace)):
+			delete(m.plans, id)
+		case !e.tomb && !now.Before(e.plan.ExpiresAt):
+			e.plan, e.tomb = e.plan.tombstone(), true
+		}
+	}
+}
+
+// tick is the timer's sweep; it stops once the store is empty.
+func (m *MemoryStore) tick() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweepLocked(m.now())
+	if len(m.plans) == 0 {
+		m.timer = nil
+		return
+	}
+	m.timer.Reset(memorySweepEvery)
 }
 
 // memoryGrace is how long a plan is remembered after it expires.
@@ -162,16 +211,14 @@ func (m *MemoryStore) Save(_ context.Context, p *Plan) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	for id, e := range m.plans {
-		if now.After(e.plan.ExpiresAt.Add(m.grace)) {
-			delete(m.plans, id)
-		}
-	}
+	m.sweepLocked(m.now())
 	if _, dup := m.plans[p.ID]; dup {
 		return errors.New("guards: duplicate plan id")
 	}
 	m.plans[p.ID] = &memEntry{plan: p.clone(), state: PlanAvailable}
+	if m.timer == nil {
+		m.timer = time.AfterFunc(memorySweepEvery, m.tick)
+	}
 	return nil
 }
 
@@ -192,7 +239,9 @@ func (m *MemoryStore) Claim(_ context.Context, id string) (*Plan, PlanState, err
 	if !ok {
 		return nil, 0, ErrPlanNotFound
 	}
-	if e.state != PlanAvailable {
+	if e.state != PlanAvailable || e.tomb {
+		// A tombstone has no request left to send: it is never claimed,
+		// even by a guard whose clock says it has not expired yet.
 		return nil, e.state, ErrPlanNotAvailable
 	}
 	e.state = PlanClaimed

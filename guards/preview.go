@@ -17,7 +17,7 @@ type PreviewInput struct {
 	Query        schema.Node
 	Unrecognised []schema.Unrecognised
 	// SmartViewID snapshots the view's s_query.query, results_limit and
-	// sort (close-api.md §5.3 "by snapshot", inferred).
+	// sort (docs/close-api.md §5.3 "by snapshot", inferred).
 	SmartViewID string
 	// Sort overrides the view's sort when set.
 	Sort []schema.Sort
@@ -47,6 +47,13 @@ type Preview struct {
 	ConfirmationPhrase string                `json:"confirmation_phrase,omitempty"`
 	ExpiresAt          time.Time             `json:"expires_at"`
 	QueryDigest        string                `json:"query_digest"`
+	// OrgTotal is every object of the type in the organization; Share says
+	// what part of it the delete takes.
+	OrgTotal int    `json:"org_total"`
+	Share    string `json:"share"`
+	// IDsChecked is how many ids the plan keeps for create to check (every
+	// one the delete would take); 0 means only the sample is checked.
+	IDsChecked int `json:"ids_checked"`
 }
 
 // Preview judges the input by policy, counts and samples it in one Close
@@ -113,23 +120,26 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 	if viewID != "" {
 		queryPointer = "/smart_view_id"
 	}
+	// A named object type that may not be deleted is refused for its type
+	// first: a lone object_type of it is not a match-all question.
+	objectType, ok := schema.ObjectTypeOf(node)
+	if ok && !slices.Contains(g.policy.AllowedObjectTypes, objectType) {
+		rec.ObjectType = objectType
+		return nil, g.refuse(&Refusal{Code: CodeObjectTypeNotAllowed, Pointer: objectTypePointer(node),
+			Problem: fmt.Sprintf("deleting %q objects is not allowed here (allowed: %s)", objectType, strings.Join(g.policy.AllowedObjectTypes, ", ")),
+			Next:    "Use one of the allowed object types. The operator sets them with --allowed-object-types."}, rec)
+	}
 	if (viewMatchAll || schema.MatchesEverything(node)) && !g.policy.AllowMatchAll {
 		return nil, g.refuse(&Refusal{Code: CodeMatchAll, Pointer: queryPointer,
 			Problem: "the query matches every object (match_all, an empty and, only an object_type, or a negated root)",
-			Next:    "Add conditions that pick out what to delete, then call preview_bulk_delete again. Deleting everything is switched off unless the server runs with --allow-match-all."}, rec)
+			Next:    nextMatchAll}, rec)
 	}
-	objectType, ok := schema.ObjectTypeOf(node)
 	if !ok {
 		return nil, g.refuse(&Refusal{Code: CodeObjectTypeMissing, Pointer: queryPointer,
 			Problem: "the query does not name its object type",
 			Next:    `Wrap the query as {"type":"and","queries":[{"type":"object_type","object_type":"lead"}, …your conditions…]} (or "contact"), then call preview_bulk_delete again.`}, rec)
 	}
 	rec.ObjectType = objectType
-	if !slices.Contains(g.policy.AllowedObjectTypes, objectType) {
-		return nil, g.refuse(&Refusal{Code: CodeObjectTypeNotAllowed, Pointer: objectTypePointer(node),
-			Problem: fmt.Sprintf("deleting %q objects is not allowed here (allowed: %s)", objectType, strings.Join(g.policy.AllowedObjectTypes, ", ")),
-			Next:    "Use one of the allowed object types. The operator sets them with --allowed-object-types."}, rec)
-	}
 
 	query, err := schema.Encode(node)
 	if err != nil {
@@ -147,9 +157,13 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		warnings = append(warnings, fmt.Sprintf("unrecognised %s %q at %s: bulkguard sends it to Close verbatim but cannot describe it, so the summary leaves it out; check the sample", u.What, u.Name, pointerOrRoot(u.Pointer)))
 	}
 	warnings = append(warnings, queryWarnings(node)...)
+	verifyUpTo := min(g.policy.VerifyIDsUpTo, g.policy.MaxObjects)
+	if relativeMoments(node) {
+		warnings = append(warnings, fmt.Sprintf("the query has a relative date (now, an offset from now, or today): which objects match changes with time, so create checks that the delete still takes the previewed objects (every id up to %d, else the sample) and refuses if others would be taken", verifyUpTo))
+	}
 	warnings = append(warnings, g.backupWarnings()...)
 	if g.recentlyCreated(principal) {
-		warnings = append(warnings, "a bulk delete was started with this credential in the last minute; Close's search lags deletes by 30–60 seconds, so this count may still include objects that are being deleted (create recounts and never sends more than this count)")
+		warnings = append(warnings, "a bulk delete was started with this credential in the last minute; Close's search lags deletes by 30–60 seconds, so this count may still include objects that are being deleted, or miss ones that are changing (create recounts, never sends more than this count, and refuses if objects other than the previewed ones would be taken)")
 	}
 
 	n := in.SampleSize
@@ -162,35 +176,46 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		warnings = append(warnings, fmt.Sprintf("sample_size %d was lowered to %d", n, MaxSampleSize))
 		n = MaxSampleSize
 	}
-	// One Close request: the count and the sample come from the same search,
-	// with the exact query and sort the delete will send.
-	var (
-		count  closeapi.Count
-		sample []closeapi.SampleItem
-	)
-	if n > 0 {
-		count, sample, err = cl.CountAndSample(ctx, query, sortJSON, objectType, n)
-	} else {
-		count, err = cl.Count(ctx, query, sortJSON)
-	}
+	// The count, the sample and (up to verifyUpTo) every id the delete
+	// would take come from one search with the exact query, sort and
+	// results_limit the delete will send: one request up to 200 objects,
+	// then one per 200 along the cursor.
+	m, err := cl.Matches(ctx, closeapi.MatchRequest{Query: query, Sort: sortJSON, ObjectType: objectType,
+		ResultsLimit: limit, Sample: n, AllIDsUpTo: verifyUpTo})
 	if err != nil {
 		rec.Event, rec.Outcome, rec.Reason = EventPreview, "error", "count failed: "+err.Error()
 		_, _ = g.audit(rec)
 		return nil, &Error{Op: "count the matches", Err: err}
 	}
-
-	total := count.Total
+	total := m.Count.Total
 	will := total
 	if limit != nil && *limit < will {
 		will = *limit
 	}
-	// The sample is sorted like the delete, so its first will_delete items
-	// are ones the job would take; the rest would not be deleted.
-	if len(sample) > will {
-		sample = sample[:will]
+	sample := m.Sample
+	if warnings == nil {
+		warnings = []string{}
 	}
-	if sample == nil {
-		sample = []closeapi.SampleItem{}
+
+	// Match-all is judged by count too: shape rules cannot see a tautology
+	// ("date_created on or after 1970", "id is not lead_x").
+	orgTotal, cached, err := g.orgTotal(ctx, cl, objectType, false)
+	if err == nil && cached && total >= orgTotal {
+		// The cached total may predate objects created since; only a fresh
+		// one may call this query "everything".
+		orgTotal, _, err = g.orgTotal(ctx, cl, objectType, true)
+	}
+	if err != nil {
+		rec.Event, rec.Outcome, rec.Reason = EventPreview, "error", "counting every "+objectType+" failed: "+err.Error()
+		_, _ = g.audit(rec)
+		return nil, &Error{Op: "count every " + objectType + " of the organization", Err: err}
+	}
+	share := shareText(will, orgTotal, objectType)
+	if total > 0 && total >= orgTotal && !g.policy.AllowMatchAll {
+		rec.Total, rec.WillDelete = intp(total), intp(will)
+		return nil, g.refuse(&Refusal{Code: CodeMatchAll, Pointer: queryPointer,
+			Problem: fmt.Sprintf("the query matches %s of %s: every %s in the organization, whatever its conditions say", plural(total, objectType), plural(orgTotal, objectType), objectType),
+			Next:    nextMatchAll}, rec)
 	}
 	if warnings == nil {
 		warnings = []string{}
@@ -222,6 +247,16 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 	for _, s := range sample {
 		plan.SampleIDs = append(plan.SampleIDs, s.ID)
 	}
+	if m.Complete && len(m.IDs) == will {
+		if packed, ok := packIDs(m.IDs); ok {
+			plan.IDs = packed
+			plan.IDsDigest = idsDigest(packed)
+		}
+	}
+	if will <= verifyUpTo && plan.IDs == "" && will > 0 {
+		warnings = append(warnings, fmt.Sprintf("Close's search listed %d of the %d ids this delete would take (its index may be catching up), so create can check only the sample", len(m.IDs), will))
+		plan.Warnings = warnings
+	}
 	switch {
 	case total == 0:
 		plan.Executable = false
@@ -236,9 +271,14 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		plan.Refusal = &Refusal{Code: CodeTooMany,
 			Problem: fmt.Sprintf("this would delete %s, more than the limit of %d per bulk delete", plural(will, objectType), g.policy.MaxObjects),
 			Next:    nextNarrow + fmt.Sprintf(" The limit is %d (--max-objects).", g.policy.MaxObjects)}
+	case !g.policy.AllowMatchAll && float64(will) > g.policy.MaxShare*float64(orgTotal):
+		plan.Executable = false
+		plan.Refusal = &Refusal{Code: CodeShareTooLarge,
+			Problem: fmt.Sprintf("this would delete %s, more than %s of every %s (the limit is a share of %g, --max-share)", share, sharePercent(g.policy.MaxShare), objectType, g.policy.MaxShare),
+			Next:    nextNarrow + " Deleting most of an organization needs the operator to raise --max-share."}
 	}
 	if plan.Executable {
-		plan.Phrase = deletePhrase(will, objectType)
+		plan.Phrase = DeletePhrase(will, objectType)
 	}
 
 	prec := planRecord(plan)
@@ -257,7 +297,11 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 			Problem: "the audit log could not be written (" + err.Error() + ")",
 			Next:    "Ask the operator to fix the audit log (--audit-log path, disk space, permissions), then call preview_bulk_delete again."}
 	}
+	if r := g.plans.admit(plan, g.now()); r != nil {
+		return nil, g.refuse(r, prec)
+	}
 	if err := g.store.Save(ctx, plan); err != nil {
+		g.plans.forget(plan.ID)
 		return nil, &Error{Op: "save plan", Err: err}
 	}
 
@@ -276,6 +320,9 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		ConfirmationPhrase: plan.Phrase,
 		ExpiresAt:          plan.ExpiresAt,
 		QueryDigest:        digest,
+		OrgTotal:           orgTotal,
+		Share:              share,
+		IDsChecked:         len(unpackIDs(plan.IDs)),
 	}, nil
 }
 
@@ -290,7 +337,7 @@ type viewSnapshot struct {
 
 // snapshotView reads a Smart View once and copies its query, results_limit
 // and sort, so what is counted is what is deleted even if the view is
-// edited afterwards (close-api.md §5.3, "by snapshot" [INF]).
+// edited afterwards (docs/close-api.md §5.3, "by snapshot" [INF]).
 func (g *Guard) snapshotView(ctx context.Context, cl *closeapi.Client, id string, rec AuditRecord) (*viewSnapshot, error) {
 	if err := closeapi.ValidateSmartViewID(id); err != nil {
 		return nil, g.refuse(&Refusal{Code: CodeSmartViewInvalidID, Pointer: "/smart_view_id",
@@ -308,7 +355,7 @@ func (g *Guard) snapshotView(ctx context.Context, cl *closeapi.Client, id string
 	}
 	viewType := strings.ToLower(sv.Type)
 	if viewType == "" {
-		// The API documents type as required and defaulting to lead (close-api.md §5.1).
+		// The API documents type as required and defaulting to lead (docs/close-api.md §5.1).
 		viewType = "lead"
 	}
 	if !slices.Contains(g.policy.AllowedObjectTypes, viewType) {
@@ -341,7 +388,7 @@ func (g *Guard) snapshotView(ctx context.Context, cl *closeapi.Client, id string
 		}
 	} else {
 		// A view's type names its objects even when its query does not; a
-		// delete must name them (DESIGN.md), so bulkguard adds the clause
+		// delete must name them (docs/design.md), so bulkguard adds the clause
 		// and says so. Whether the view matched everything is judged on
 		// the view's own query, before the clause is added.
 		snap.node = withObjectType(snap.node, viewType)
@@ -408,6 +455,9 @@ func queryWarnings(n schema.Node) []string {
 	return w
 }
 
+// sharePercent renders a MaxShare as a percentage ("50%").
+func sharePercent(f float64) string { return fmt.Sprintf("%g%%", f*100) }
+
 // describe is the plain-English summary the person confirms.
 func describe(n schema.Node, names map[string]string, limit *int, sort []schema.Sort) string {
 	s := schema.DescribeNamed(n, names)
@@ -434,6 +484,6 @@ func pointerOrRoot(p string) string {
 func (g *Guard) recentlyCreated(principal string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	t, ok := g.lastCreate[principal]
-	return ok && g.now().Sub(t) < indexLagWindow
+	_, ok := g.lastCreate.get(principal, g.now())
+	return ok
 }

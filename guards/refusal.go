@@ -76,11 +76,18 @@ const (
 	CodeSmartViewLegacy      = "smart_view_legacy"
 	CodeSmartViewType        = "smart_view_type"
 	CodeSmartViewMismatch    = "smart_view_object_type_mismatch"
+	// CodePlansFull: the plan caps are reached (Policy.MaxPlansPerPrincipal,
+	// Policy.MaxPlanBytes); the preview was not saved.
+	CodePlansFull = "plans_full"
 
 	// Preview results (the plan exists but cannot be executed).
 	CodeTooMany          = "too_many"
+	CodeShareTooLarge    = "share_too_large"
 	CodeNothingToDelete  = "nothing_to_delete"
 	CodeAuditUnavailable = "audit_unavailable"
+	// CodeReadOnly: the server runs with --read-only, so no plan can be
+	// executed there (set by the tools layer, which registers no create).
+	CodeReadOnly = "read_only"
 
 	// Plan checks at create.
 	CodePlanUnknown       = "plan_unknown"
@@ -96,9 +103,17 @@ const (
 	CodeConfirmationMismatch = "confirmation_mismatch"
 	CodeElicitationRequired  = "elicitation_required"
 	CodeConfirmationInvalid  = "confirmation_invalid"
+	// CodeApprovalRequired: the person must approve on the approval page.
+	CodeApprovalRequired = "approval_required"
 
 	// Execution.
 	CodeDriftUp = "drift_up"
+	// CodeIdentityChanged: the delete would now take objects the person
+	// was not shown (the count may be the same).
+	CodeIdentityChanged = "identity_changed"
+	// CodeRateLimited: Close answered the create 429 (it did not act); the
+	// plan is kept for a retry.
+	CodeRateLimited = "rate_limited"
 
 	// The backup before a delete.
 	CodeBackupFailed   = "backup_failed"
@@ -121,5 +136,6 @@ const (
 
 const (
 	nextPreviewAgain = "Call preview_bulk_delete again, show the person the new count, summary and sample, then call create_bulk_delete with the new plan_id."
+	nextMatchAll     = "Add conditions that pick out what to delete, then call preview_bulk_delete again. Deleting everything is switched off unless the server runs with --allow-match-all."
 	nextNarrow       = "Narrow the query: add conditions (for example a date range or a status), or set results_limit, then call preview_bulk_delete again."
 )

@@ -14,11 +14,11 @@ import (
 )
 
 // Elicitation state travels through the MCP client (MRTR requestState), so
-// it is attacker-controlled (mcp-notes.md §0.5, §C.1). It is sealed with
+// it is attacker-controlled (docs/mcp-notes.md §0.5, §C.1). It is sealed with
 // AES-GCM and bound to the purpose, target, principal, phrase and a short
 // expiry, and each token opens once: the nonce is remembered server-side
 // until the token expires. The pattern follows GitHub's delete_repository
-// (mcp-notes.md §B.1).
+// (docs/mcp-notes.md §B.1).
 
 // stateTTL is how long a sealed state lives at most: long enough for a
 // person to read and type the phrase, short enough that a leaked token is

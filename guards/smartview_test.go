@@ -9,7 +9,7 @@ import (
 )
 
 // view builds a Smart View object as Close answers GET /saved_search/{id}/
-// (close-api.md §5.2).
+// (docs/close-api.md §5.2).
 func view(id, typ string, sQuery any, userDependent bool) map[string]any {
 	return map[string]any{
 		"id": id, "name": "View " + id, "type": typ, "s_query": sQuery, "query": nil,
@@ -65,8 +65,9 @@ func TestPreviewSmartView(t *testing.T) {
 			if p.Total != tc.total || p.WillDelete != tc.will || !p.Executable {
 				t.Fatalf("preview total %d will %d exec %v %v", p.Total, p.WillDelete, p.Executable, p.Refusal)
 			}
-			if n := h.requests(); n != 1 {
-				t.Errorf("%d searches, want 1", n)
+			// The view's matches and every lead of the organization.
+			if n := h.requests(); n != 2 {
+				t.Errorf("%d searches, want 2", n)
 			}
 			for _, w := range tc.warnings {
 				if !slices.ContainsFunc(p.Warnings, func(s string) bool { return strings.Contains(s, w) }) {

@@ -138,7 +138,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 			map[string]any{"type": "object_type", "object_type": "lead"},
 			map[string]any{"type": "field_condition",
 				"field":     map[string]any{"type": "regular_field", "object_type": "lead", "field_name": "date_created"},
-				"condition": map[string]any{"type": "moment_range", "on_or_after": map[string]any{"type": "fixed_utc", "value": "2000-01-01T00:00:00+00:00"}, "before": nil}},
+				"condition": map[string]any{"type": "moment_range", "on_or_after": map[string]any{"type": "fixed_utc", "value": lastYear()}, "before": nil}},
 		}},
 		"results_limit": 3, "sample_size": 3}), &broad)
 	if len(broad.Sample) != 3 {
@@ -435,7 +435,7 @@ func TestClientKeys(t *testing.T) {
 				map[string]any{"type": "object_type", "object_type": "lead"},
 				map[string]any{"type": "field_condition",
 					"field":     map[string]any{"type": "regular_field", "object_type": "lead", "field_name": "date_created"},
-					"condition": map[string]any{"type": "moment_range", "on_or_after": map[string]any{"type": "fixed_utc", "value": "2000-01-01T00:00:00+00:00"}, "before": nil}},
+					"condition": map[string]any{"type": "moment_range", "on_or_after": map[string]any{"type": "fixed_utc", "value": lastYear()}, "before": nil}},
 			}},
 			"results_limit": 2}), &broad)
 		if !broad.Executable {
@@ -458,3 +458,9 @@ func TestClientKeys(t *testing.T) {
 		}
 	})
 }
+
+// lastYear is a moment a year ago: the demo organization's leads are
+// created over the two years before now, so "created since lastYear" is a
+// broad query that still is not every lead (which the guard refuses as
+// match_all).
+func lastYear() string { return time.Now().AddDate(-1, 0, 0).UTC().Format(time.RFC3339) }

@@ -1,6 +1,7 @@
 package reliability_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -188,24 +189,46 @@ func TestFaults(t *testing.T) {
 			},
 		},
 		{
-			name: "429 on the create: not retried, nothing deleted, plan used up",
+			// A 429 means Close did not act (docs/close-api.md §4.4): the
+			// create is sent once more after the reset.
+			name: "429 on the create: sent once more after the reset, one job",
 			setup: func(e *env) {
 				e.proxy.add(rule{method: http.MethodPost, path: createPath, times: 1,
 					act: reply(http.StatusTooManyRequests, "RateLimit", "limit=20, remaining=0, reset=1", "Retry-After", "1")})
 			},
 			run: func(t *testing.T, e *env) {
-				p, _, _, ok, txt := createFlow(t, e, 2)
+				p, ids, c, ok, txt := createFlow(t, e, 2)
+				wantStarted(t, e, p, ids, c, ok, txt, false)
+			},
+			wantJobs: 1, wantPosts: 2,
+		},
+		{
+			name: "429 on the create twice: nothing deleted, the plan kept for a retry",
+			setup: func(e *env) {
+				e.proxy.add(rule{method: http.MethodPost, path: createPath, times: 2,
+					act: reply(http.StatusTooManyRequests, "RateLimit", "limit=20, remaining=0, reset=1", "Retry-After", "1")})
+			},
+			run: func(t *testing.T, e *env) {
+				p, ids, _, ok, txt := createFlow(t, e, 2)
 				if ok {
-					t.Fatal("create succeeded through a 429")
+					t.Fatal("create succeeded through two 429s")
 				}
-				for _, f := range []string{"429", "Nothing was deleted", "preview"} {
+				for _, f := range []string{"429", "Nothing was deleted", "rate_limited", "same plan_id"} {
 					if !strings.Contains(txt, f) {
 						t.Errorf("text lacks %q: %s", f, txt)
 					}
 				}
-				wantNothingDeleted(t, e.call(toolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}), "plan_consumed")
+				if e.jobs() != 0 {
+					t.Fatal("a job exists after two 429s")
+				}
+				res := e.call(toolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase})
+				var c createOut
+				if !res.IsError {
+					structured(t, res, &c)
+				}
+				wantStarted(t, e, p, ids, c, !res.IsError, text(res), false)
 			},
-			wantJobs: 0, wantPosts: 1,
+			wantJobs: 1, wantPosts: 3,
 		},
 		{
 			name: "5xx burst on every request (sandbox failure rate 1), then recovery",
@@ -233,8 +256,9 @@ func TestFaults(t *testing.T) {
 			},
 			run: func(t *testing.T, e *env) {
 				readFlow(t, e)
-				if n := e.proxy.count(http.MethodPost, searchPath); n != 4 {
-					t.Errorf("%d search requests, want 4 (three failures, one success)", n)
+				// Three failures, one success, and one count of every lead.
+				if n := e.proxy.count(http.MethodPost, searchPath); n != 5 {
+					t.Errorf("%d search requests, want 5 (three failures, one success, one count of every lead)", n)
 				}
 				p, ids, c, ok, txt := createFlow(t, e, 2)
 				wantStarted(t, e, p, ids, c, ok, txt, false)
@@ -337,6 +361,8 @@ func TestFaults(t *testing.T) {
 			name: "connection dropped after the create and the job list down: may have started, job exists",
 			opts: envOpts{budget: time.Second, sandbox: sandbox.Options{DropAfterCreate: 1}},
 			setup: func(e *env) {
+				// The list before the create answers; every one after it fails.
+				e.proxy.add(rule{method: http.MethodGet, path: createPath, times: 1, act: func(w http.ResponseWriter, r *http.Request, next http.Handler) { next.ServeHTTP(w, r) }})
 				e.proxy.add(rule{method: http.MethodGet, path: createPath, times: -1, act: reply(http.StatusServiceUnavailable)})
 			},
 			run: func(t *testing.T, e *env) {
@@ -438,5 +464,128 @@ func TestRestartBetweenPreviewAndCreate(t *testing.T) {
 	wantStarted(t, e, p2, ids, c, !res.IsError, text(res), false)
 	if n := e.jobs(); n != 1 {
 		t.Fatalf("%d jobs, want 1", n)
+	}
+}
+
+// recentLeads is a query for the leads named word created in the last
+// hour: a relative moment, re-evaluated at every search.
+func recentLeads(word string) map[string]any {
+	return map[string]any{"type": "and", "queries": []any{
+		map[string]any{"type": "object_type", "object_type": "lead"},
+		map[string]any{"type": "field_condition",
+			"field":     map[string]any{"type": "regular_field", "object_type": "lead", "field_name": "name"},
+			"condition": map[string]any{"type": "text", "mode": "full_words", "value": word}},
+		map[string]any{"type": "field_condition",
+			"field": map[string]any{"type": "regular_field", "object_type": "lead", "field_name": "date_created"},
+			"condition": map[string]any{"type": "moment_range", "before": map[string]any{"type": "now"},
+				"on_or_after": map[string]any{"type": "offset", "direction": "past", "moment": map[string]any{"type": "now"},
+					"offset":        map[string]any{"years": 0, "months": 0, "weeks": 0, "days": 0, "hours": 1, "minutes": 0, "seconds": 0},
+					"which_day_end": "start"}}},
+	}}
+}
+
+// TestMatchesSwapped: between preview and create, 3 other leads come to
+// match in place of the 3 previewed (issue 11), through a relative moment
+// and through the search index catching up on deletes. The count is the
+// same; create refuses identity_changed and nothing reaches Close's delete.
+func TestMatchesSwapped(t *testing.T) {
+	t.Parallel()
+	add := func(e *env, word string, created time.Time) []string {
+		var ids []string
+		for i := range 3 {
+			ids = append(ids, e.sb.AddLead(sandbox.LeadSpec{Name: fmt.Sprintf("%s %d", word, i+1), DateCreated: created}))
+		}
+		return ids
+	}
+	tests := []struct {
+		name string
+		// prepare returns the query; swap makes the others match.
+		prepare func(e *env, sbClock *clock) map[string]any
+		swap    func(e *env, sbClock *clock) []string
+	}{
+		{"relative moment", func(e *env, sbClock *clock) map[string]any {
+			add(e, "Swapagecorp", sbClock.Now().Add(-50*time.Minute))
+			return recentLeads("Swapagecorp")
+		}, func(e *env, sbClock *clock) []string {
+			fresh := add(e, "Swapagecorp", sbClock.Now().Add(time.Minute))
+			sbClock.Advance(15 * time.Minute)
+			return fresh
+		}},
+		{"index lag", func(e *env, sbClock *clock) map[string]any {
+			e.sb.SetFaults(sandbox.Faults{IndexLag: 30 * time.Second})
+			for _, id := range add(e, "Swaplagcorp", sbClock.Now().Add(-time.Hour)) {
+				req, err := http.NewRequest(http.MethodDelete, e.base+"/lead/"+id+"/", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.SetBasicAuth(e.sb.APIKey(), "")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					t.Fatalf("delete %s: %v %v", id, resp, err)
+				}
+				resp.Body.Close()
+			}
+			return map[string]any{"type": "and", "queries": []any{
+				map[string]any{"type": "object_type", "object_type": "lead"},
+				map[string]any{"type": "field_condition",
+					"field":     map[string]any{"type": "regular_field", "object_type": "lead", "field_name": "name"},
+					"condition": map[string]any{"type": "text", "mode": "full_words", "value": "Swaplagcorp"}},
+			}}
+		}, func(e *env, sbClock *clock) []string {
+			fresh := add(e, "Swaplagcorp", sbClock.Now().Add(-time.Minute))
+			sbClock.Advance(time.Minute)
+			return fresh
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sbClock := &clock{}
+			e := newEnv(t, envOpts{sandbox: sandbox.Options{Now: sbClock.Now}})
+			p := e.preview(map[string]any{"s_query": tc.prepare(e, sbClock)})
+			if p.Total != 3 {
+				t.Fatalf("preview total %d, want 3", p.Total)
+			}
+			fresh := tc.swap(e, sbClock)
+			wantNothingDeleted(t, e.call(toolCreate, map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}),
+				"identity_changed", "3 leads that the person was not shown")
+			if n := e.creates(); n != 0 {
+				t.Fatalf("%d creates reached the sandbox", n)
+			}
+			for _, id := range fresh {
+				if !e.sb.HasLead(id) {
+					t.Errorf("lead %s, never shown, is gone", id)
+				}
+			}
+		})
+	}
+}
+
+// TestRateLimitKeepsPlans: with the sandbox at 2 requests a second,
+// preview, recount and create fall in one window, so creates meet 429s.
+// No plan is used up without a job (issue 11: 6 plans, 0 jobs).
+func TestRateLimitKeepsPlans(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{sandbox: sandbox.Options{RateLimit: 2}, budget: 10 * time.Second, maxAttempts: 8})
+	sent := 0
+	for range 2 {
+		_, _, c, ok, txt := createFlow(t, e, 2)
+		if !ok {
+			// Released, not used up: the text says to retry the same plan.
+			for _, f := range []string{"rate_limited", "Nothing was deleted", "same plan_id"} {
+				if !strings.Contains(txt, f) {
+					t.Errorf("a failed create under the rate limit says %q, without %q", txt, f)
+				}
+			}
+			continue
+		}
+		sent++
+		if c.Job.ID == "" {
+			t.Fatalf("create result %+v", c)
+		}
+		e.waitDone(c.Job.ID)
+	}
+	if jobs := e.jobs(); jobs != sent {
+		t.Fatalf("%d creates reported a job, %d jobs exist", sent, jobs)
 	}
 }

@@ -502,7 +502,8 @@ func rawCall(t *testing.T, s *server.MCPServer, name string, arguments string, c
 		mcp.ProtocolVersion20260728, caps)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	resp := s.HandleMessage(ctx, b.Bytes())
+	// As every transport of internal/server hands a message to mcp-go.
+	resp := s.HandleMessage(ctx, tools.MarkUnreadableArguments(b.Bytes()))
 	out, err := json.Marshal(resp)
 	if err != nil {
 		t.Fatalf("marshal response: %v", err)

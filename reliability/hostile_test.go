@@ -187,6 +187,12 @@ func hostileCases() []hostileCase {
 		{name: "results_limit 1e300", tool: toolPreview, args: func(h *hostile) string {
 			return `{"s_query":` + h.leadQuery + `,"results_limit":1e300}`
 		}, want: []string{"/results_limit"}},
+		// No float64 holds it: mcp-go alone answered with a JSON-RPC error.
+		{name: "results_limit 1e309", tool: toolPreview, args: func(h *hostile) string {
+			return `{"s_query":` + h.leadQuery + `,"results_limit":1e309}`
+		}, want: []string{"/results_limit", "out of range"}},
+		{name: "a number out of range inside s_query", tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"field_condition","field":{"type":"regular_field","object_type":"lead","field_name":"name"},"condition":{"type":"number_range","gte":-1e999}}]}}`),
+			want: []string{"/s_query/queries/1/condition/gte", "out of range"}},
 		{name: "results_limit zero", tool: toolPreview, args: func(h *hostile) string {
 			return `{"s_query":` + h.leadQuery + `,"results_limit":0}`
 		}, want: []string{"/results_limit", "at least 1"}},
@@ -238,6 +244,22 @@ func hostileCases() []hostileCase {
 		{name: "object type not allowed", tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"opportunity"},{"type":"id","value":"oppo_1"}]}}`), want: []string{"object_type_not_allowed", "opportunity"}},
 		{name: "match_all", tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"match_all"}]}}`), want: []string{"match_all"}},
 		{name: "negated root", tool: toolPreview, args: lit(`{"s_query":{"type":"and","negate":true,"queries":[{"type":"object_type","object_type":"lead"},{"type":"id","value":"lead_x"}]}}`), want: []string{"match_all"}},
+		// Tautologies (issue 11): selective in shape, every lead in count.
+		{name: "saved_search of the All Leads view inside an and", tool: toolPreview, args: func(h *hostile) string {
+			id, ok := h.e.sb.SmartViewID("All Leads")
+			if !ok {
+				h.t.Fatal("no All Leads view")
+			}
+			return fmt.Sprintf(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"saved_search","saved_search_id":%q}]}}`, id)
+		}, want: []string{"match_all", "every lead in the organization"}},
+		{name: "date_created on or after 1970-01-01", tool: toolPreview, args: lit(withCond("date_created", `{"type":"moment_range","on_or_after":{"type":"fixed_local_date","value":"1970-01-01","which":"start"},"before":null}`)), want: []string{"match_all", "every lead in the organization"}},
+		{name: `id is not "lead_x"`, tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"id","value":"lead_x","negate":true}]}}`), want: []string{"match_all", "every lead in the organization"}},
+		{name: `name does not have the words "zzq"`, tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"field_condition","negate":true,"field":{"type":"regular_field","object_type":"lead","field_name":"name"},"condition":{"type":"text","mode":"full_words","value":"zzq"}}]}}`), want: []string{"match_all", "every lead in the organization"}},
+		{name: "name is set or not set", tool: toolPreview, args: lit(`{"s_query":{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"or","queries":[` +
+			`{"type":"field_condition","field":{"type":"regular_field","object_type":"lead","field_name":"name"},"condition":{"type":"exists"}},` +
+			`{"type":"field_condition","negate":true,"field":{"type":"regular_field","object_type":"lead","field_name":"name"},"condition":{"type":"exists"}}]}]}}`), want: []string{"match_all", "every lead in the organization"}},
+		{name: "date_created exists", tool: toolPreview, args: lit(withCond("date_created", `{"type":"exists"}`)), want: []string{"match_all", "every lead in the organization"}},
+		{name: "a lone object_type opportunity", tool: toolPreview, args: lit(`{"s_query":{"type":"object_type","object_type":"opportunity"}}`), want: []string{"object_type_not_allowed", "opportunity"}},
 		// Ids with path tricks and junk.
 		{name: "job id ../../lead", tool: toolGet, args: lit(`{"id":"../../lead"}`), want: []string{"/id", "not a bulk-delete job id"}},
 		{name: "job id bulkdelete_../../lead", tool: toolGet, args: lit(`{"id":"bulkdelete_../../lead/"}`), want: []string{"/id", "not a bulk-delete job id"}},
@@ -459,6 +481,7 @@ func TestPromptInjectionInSample(t *testing.T) {
 	for _, n := range names {
 		ids = append(ids, e.sb.AddLead(sandbox.LeadSpec{Name: n}))
 	}
+	addBystanders(e.sb, 3) // these three are not the whole organization
 	res := e.call(toolPreview, map[string]any{"s_query": idQuery(ids)})
 	var p previewOut
 	structured(t, res, &p)
@@ -518,9 +541,19 @@ func TestPromptInjectionInSample(t *testing.T) {
 	for _, n := range names {
 		sids = append(sids, strict.sb.AddLead(sandbox.LeadSpec{Name: n}))
 	}
+	addBystanders(strict.sb, 3)
 	sp := strict.preview(map[string]any{"s_query": idQuery(sids)})
 	wantNothingDeleted(t, strict.call(toolCreate, map[string]any{"plan_id": sp.PlanID, "confirm": "DELETE 3 LEADS"}), "elicitation")
 	if n := strict.creates() + e.creates(); n != 0 {
 		t.Fatalf("%d creates reached the sandbox", n)
+	}
+}
+
+// addBystanders adds n leads no test query names, so that a test's own
+// leads are not every lead of an otherwise empty organization (which the
+// guard refuses as match_all, and more than --max-share of).
+func addBystanders(sb *sandbox.Server, n int) {
+	for i := range n {
+		sb.AddLead(sandbox.LeadSpec{Name: fmt.Sprintf("Bystander Holdings %d", i+1)})
 	}
 }

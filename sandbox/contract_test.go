@@ -1,7 +1,7 @@
 package sandbox_test
 
 // Contract tests: every closeapi method against the sandbox over real
-// HTTP, and the request/response examples of close-api.md reproduced field
+// HTTP, and the request/response examples of docs/close-api.md reproduced field
 // for field. (package sandbox_test: the sandbox itself never imports
 // closeapi.)
 
@@ -88,7 +88,7 @@ func TestContractLookups(t *testing.T) {
 func TestContractSearch(t *testing.T) {
 	s, cl := contractEnv(t, sandbox.Options{Leads: 2000})
 	ctx := context.Background()
-	// close-api.md §2.3: {"query": …, "include_counts": true, "results_limit": 0}
+	// docs/close-api.md §2.3: {"query": …, "include_counts": true, "results_limit": 0}
 	// → {"data": [], "count": {"limited": 0, "total": N}}
 	cnt, err := cl.Count(ctx, json.RawMessage(acmeQuery), nil)
 	if err != nil || cnt.Total == 0 || cnt.Limited != 0 {
@@ -155,7 +155,7 @@ func TestContractBulkDelete(t *testing.T) {
 	ctx := context.Background()
 	before, _ := cl.Count(ctx, json.RawMessage(acmeQuery), nil)
 
-	// close-api.md §1.2's request; §1.3's fresh-create fields.
+	// docs/close-api.md §1.2's request; §1.3's fresh-create fields.
 	job, err := cl.CreateBulkDelete(ctx, closeapi.BulkDeleteRequest{SQuery: json.RawMessage(acmeQuery), Sort: json.RawMessage(newestFirst)})
 	if err != nil {
 		t.Fatal(err)

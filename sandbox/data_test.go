@@ -92,11 +92,20 @@ func TestLoadExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := os.Create(gz)
+	f, err := os.Create(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
 	w := gzip.NewWriter(f)
-	w.Write(raw)
-	w.Close()
-	f.Close()
+	if _, err := w.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	for _, path := range []string{"testdata/export.json", gz} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			e := newEnv(t, Options{LoadExport: path, Leads: 5000})
@@ -157,7 +166,9 @@ func TestLoadExport(t *testing.T) {
 	}
 	for _, bad := range []string{`{"data":[]}`, `[{"id": 1}]`, `[`, ``} {
 		p := filepath.Join(t.TempDir(), "bad.json")
-		os.WriteFile(p, []byte(bad), 0o600)
+		if err := os.WriteFile(p, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		if s, err := New(Options{LoadExport: p}); err == nil {
 			s.Close()
 			t.Errorf("export %q loaded", bad)

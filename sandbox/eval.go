@@ -42,7 +42,7 @@ type evaluator struct {
 	loc  *time.Location // the request's x-tz-offset zone, UTC by default
 	user string         // the calling user, for current_user and CURRENT_USER
 	// lag keeps objects deleted less than lag ago visible, as Close's search
-	// index lags deletes (close-api.md §2.4). Jobs evaluate with lag 0.
+	// index lags deletes (docs/close-api.md §2.4). Jobs evaluate with lag 0.
 	lag   time.Duration
 	vis   [numUni]bitset
 	views []string // saved searches being expanded, to refuse cycles
@@ -83,7 +83,7 @@ func (e *evaluator) empty(u uni) bitset { return newBitset(e.st.t[u].n()) }
 
 // rootType is the object type a query selects: its object_type clause at
 // the root or in a root-level and, lead when it has none. Only lead and
-// contact can be searched (close-api.md §2.4 documents those two).
+// contact can be searched (docs/close-api.md §2.4 documents those two).
 func rootType(n schema.Node) (uni, error) {
 	ot, ok := schema.ObjectTypeOf(n)
 	if !ok {
@@ -641,7 +641,7 @@ func (e *evaluator) fieldCondition(fc *schema.FieldCondition, u uni, ptr string)
 }
 
 // refTypeFits: user fields take "user" and "user_or_group" references
-// (close-api.md §3.4); the others their own type.
+// (docs/close-api.md §3.4); the others their own type.
 func refTypeFits(field, given string) bool {
 	if field == "user" {
 		return given == "user" || given == "user_or_group"

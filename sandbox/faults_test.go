@@ -5,63 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/bulkguard/bulkguard/internal/testkit"
 )
-
-func TestRateLimit(t *testing.T) {
-	e := newEnv(t, Options{EmptyOrg: true, RateLimit: 3})
-	rc := testkit.NewManualClock(t0)
-	e.s.rateNow = rc.Now // the limiter's window, held still
-	wantHeaders := []string{
-		"limit=3, remaining=2, reset=1.000",
-		"limit=3, remaining=1, reset=1.000",
-		"limit=3, remaining=0, reset=1.000",
-	}
-	for i, want := range wantHeaders {
-		code, _, h := e.do("GET", "/api/v1/me/", nil)
-		if code != 200 || h.Get("RateLimit") != want {
-			t.Fatalf("request %d: %d RateLimit %q, want %q", i, code, h.Get("RateLimit"), want)
-		}
-	}
-	rc.Advance(250 * time.Millisecond)
-	code, m, h := e.do("GET", "/api/v1/me/", nil)
-	if code != 429 || h.Get("RateLimit") != "limit=3, remaining=0, reset=0.750" || h.Get("Retry-After") != "1" || m["error"] != "Rate limit exceeded." || m["rate_reset"] != 0.75 {
-		t.Fatalf("over the limit: %d %v RateLimit %q Retry-After %q", code, m, h.Get("RateLimit"), h.Get("Retry-After"))
-	}
-	// Errors count too, and carry the header (every response does).
-	code, _, h = e.do("GET", "/api/v1/nope/", nil)
-	if code != 429 || h.Get("RateLimit") == "" {
-		t.Errorf("429 before routing: %d", code)
-	}
-	// A new window.
-	rc.Advance(750 * time.Millisecond)
-	if code, _, h = e.do("GET", "/api/v1/me/", nil); code != 200 || h.Get("RateLimit") != "limit=3, remaining=2, reset=1.000" {
-		t.Errorf("next window: %d %q", code, h.Get("RateLimit"))
-	}
-	// The limit is per key: another credential has its own window.
-	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/me/", nil)
-	req.SetBasicAuth("someone-else", "")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 401 || resp.Header.Get("RateLimit") != "limit=3, remaining=2, reset=1.000" {
-		t.Errorf("other key: %d %q", resp.StatusCode, resp.Header.Get("RateLimit"))
-	}
-	// Off: no header.
-	e.s.SetFaults(Faults{})
-	if _, _, h = e.do("GET", "/api/v1/me/", nil); h.Get("RateLimit") != "" {
-		t.Errorf("rate limit off but header %q", h.Get("RateLimit"))
-	}
-	if got := e.s.Requests("GET", "/me/"); got != 7 {
-		t.Errorf("Requests(GET, /me/) = %d, want 7", got)
-	}
-	if got := e.s.Requests("", "/api/v1/"); got != 8 {
-		t.Errorf("Requests(any) = %d, want 8", got)
-	}
-}
 
 func TestInjectedFailuresAndDrops(t *testing.T) {
 	e := newEnv(t, Options{EmptyOrg: true, FailureRate: 1})

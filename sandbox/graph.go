@@ -49,6 +49,9 @@ type graphMeta struct {
 	derived       derivedCache
 	gen           uint64 // bumped by every change of the data
 	onDeleteHook  DeleteHook
+	// onDeleteRow is the event log's hook (events.go): told which row
+	// went, it renders nothing until the event is read.
+	onDeleteRow func(u uni, i int, bulkID string)
 	// source is the base name of the export the organization was loaded
 	// from ("" for demo data).
 	source string
@@ -462,6 +465,9 @@ func (st *store) deleteObject(u uni, i int, at int64, bulkID string) bool {
 		for j := range st.children(u, i, k) {
 			st.deleteObject(k, j, at, bulkID)
 		}
+	}
+	if st.onDeleteRow != nil {
+		st.onDeleteRow(u, i, bulkID)
 	}
 	if st.onDeleteHook != nil {
 		leadID := st.t[uLead].ids[st.ancestor(u, i, uLead)]

@@ -2,13 +2,12 @@ package sandbox
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +27,9 @@ type call struct {
 	r    *http.Request
 	s    *Server
 	user *user
+	key  string // the API key the request presented
+	// org is the origin of the events this call emits (events.go).
+	org *origin
 	// drop is set by a handler that wants the connection closed after it
 	// has done its work (DropAfterCreate).
 	drop bool
@@ -46,14 +48,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// errorJSON writes Close's plain error shape {"error": "…"} (close-api.md
+// errorJSON writes Close's plain error shape {"error": "…"} (docs/close-api.md
 // §4.3 [OFF-CODE][OBS]; the messages other than "Unauthorized" and the
 // invalid-JSON one are [INF]).
 func errorJSON(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"error": msg})
 }
 
-// fieldErrors writes Close's validation shape (close-api.md §4.3
+// fieldErrors writes Close's validation shape (docs/close-api.md §4.3
 // [OFF-CODE][OBS]); messages mimic the observed pydantic-style ones
 // ("Input should be less than or equal to 200").
 func fieldErrors(w http.ResponseWriter, fe map[string]any) {
@@ -62,31 +64,6 @@ func fieldErrors(w http.ResponseWriter, fe map[string]any) {
 
 func fieldError(w http.ResponseWriter, field, msg string) {
 	fieldErrors(w, map[string]any{field: msg})
-}
-
-// bucket is one API key's current one-second rate-limit window. Close
-// limits per key and endpoint group (close-api.md §4.4 [DOC], 20 req/s per
-// key is its example); the sandbox keeps one window per key.
-type bucket struct {
-	start time.Time
-	used  int
-}
-
-// rate takes one request from key's window. It returns what the RateLimit
-// header says and whether the request may proceed.
-func (s *Server) rate(key string, limit int) (remaining int, reset float64, ok bool) {
-	now := s.rateNow()
-	b := s.buckets[key]
-	if b == nil || now.Sub(b.start) >= time.Second || now.Before(b.start) {
-		b = &bucket{start: now}
-		s.buckets[key] = b
-	}
-	reset = (time.Second - now.Sub(b.start)).Seconds()
-	if b.used >= limit {
-		return 0, reset, false
-	}
-	b.used++
-	return limit - b.used, reset, true
 }
 
 // credential is the API key a request presents: the Basic user, or a
@@ -125,8 +102,8 @@ func drop(w http.ResponseWriter) {
 }
 
 // ServeHTTP answers everything under /api/v1/. In order: the request is
-// counted; latency; a dropped connection or the rate limit; an injected
-// failure; authentication; then the endpoint.
+// counted; latency; a dropped connection; an injected failure;
+// authentication; the method override; the rate limit; then the endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.countRequest(r.Method, r.URL.Path)
 	s.fmu.Lock()
@@ -149,39 +126,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		drop(w)
 		return
 	}
-	key, hasKey := credential(r)
-	if f.RateLimit > 0 {
-		s.fmu.Lock()
-		remaining, reset, ok := s.rate(key, f.RateLimit)
-		s.fmu.Unlock()
-		w.Header().Set("RateLimit", fmt.Sprintf("limit=%d, remaining=%d, reset=%s", f.RateLimit, remaining, strconv.FormatFloat(reset, 'f', 3, 64)))
-		if !ok {
-			// Retry-After is reset rounded up (close-api.md §4.4 [DOC]);
-			// the 429 body is not documented, so it is Close's {"error"}
-			// shape plus the older rate_reset key [INF].
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(reset))))
-			writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "Rate limit exceeded.", "rate_reset": math.Round(reset*1000) / 1000})
-			return
-		}
-	}
 	if failNow {
 		errorJSON(w, f.FailureStatus, http.StatusText(f.FailureStatus))
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, downloadBase) {
+		// A presigned download link carries its own authorisation.
+		s.download(w, r)
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, apiBase+"/") {
 		errorJSON(w, http.StatusNotFound, "Not found.")
 		return
 	}
-	if !hasKey || key != s.apiKey {
+	key, hasKey := credential(r)
+	if !hasKey || !s.validKey(key) {
 		errorJSON(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	if !s.methodOverride(w, r) {
+		return
+	}
+	// After authentication, as Close does: a bad key is a 401, never a 429
+	// (docs/close-api.md §4.4).
+	if f.RateLimit > 0 && !s.limitRate(w, key, r.Method, r.URL.Path, f.RateLimit) {
 		return
 	}
 	path := strings.TrimPrefix(r.URL.Path, apiBase)
 	if !strings.HasSuffix(path, "/") {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			u := *r.URL
-			u.Path += "/"
-			http.Redirect(w, r, u.String(), http.StatusPermanentRedirect)
+			// Same origin, own path plus the slash: r.URL.Path starts with
+			// apiBase (checked above), so the target cannot name another host.
+			u := url.URL{Path: r.URL.Path + "/", RawQuery: r.URL.RawQuery}
+			http.Redirect(w, r, u.String(), http.StatusPermanentRedirect) //nolint:gosec // G710: see above
 			return
 		}
 		errorJSON(w, http.StatusNotFound, "Not found. Close paths end with a slash: "+r.URL.Path+"/")
@@ -190,7 +167,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	me := s.st.users[0]
 	s.mu.RUnlock()
-	c := &call{w: w, r: r, s: s, user: me}
+	c := &call{w: w, r: r, s: s, user: me, key: key}
 	s.route(c, strings.Split(strings.Trim(path, "/"), "/"))
 }
 
@@ -213,6 +190,7 @@ func (s *Server) route(c *call, seg []string) {
 		return true
 	}
 	switch {
+	case s.apiRoutes(seg, &m, &arg):
 	case is("me"):
 		m = map[string]handler{"GET": (*call).me}
 	case is("user"):
@@ -415,19 +393,4 @@ func (c *call) selectFields(obj map[string]any) map[string]any {
 		}
 	}
 	return out
-}
-
-// ctxSleep waits d unless ctx or stop ends first; it reports whether the
-// full wait happened.
-func ctxSleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-stop:
-		return false
-	}
 }

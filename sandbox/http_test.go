@@ -67,7 +67,7 @@ func TestRoutingAndErrors(t *testing.T) {
 		want                     int
 		wantErr                  string // the {"error"} message, if any
 	}{
-		{"unknown path", "GET", "/api/v1/opportunity/", "", 404, "Not found."},
+		{"unknown path", "GET", "/api/v1/widget/", "", 404, "Not found."},
 		{"outside the API", "GET", "/v2/me/", "", 404, "Not found."},
 		{"wrong method", "DELETE", "/api/v1/me/", "", 405, "Method not allowed."},
 		{"wrong method on jobs", "DELETE", "/api/v1/bulk_action/delete/", "", 405, "Method not allowed."},
@@ -142,11 +142,11 @@ func TestLookups(t *testing.T) {
 	if code != 200 || strings.Join(labels, ",") != "Potential,Qualified,Bad Fit,Customer,Canceled" {
 		t.Fatalf("statuses: %d %v", code, labels)
 	}
-	if _, has := m["has_more"]; has {
-		t.Error("/status/lead/ has no has_more in Close")
+	if m["has_more"] != false || m["data"].([]any)[0].(map[string]any)["color"] != nil {
+		t.Errorf("/status/lead/ has has_more false and a null color by default: %v", m)
 	}
 
-	code, m, _ = e.do("GET", "/api/v1/custom_field/lead/", nil)
+	_, m, _ = e.do("GET", "/api/v1/custom_field/lead/", nil)
 	types := map[string]bool{}
 	for _, f := range m["data"].([]any) {
 		cf := f.(map[string]any)

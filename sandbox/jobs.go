@@ -10,11 +10,11 @@ import (
 )
 
 // maxPaused is how long a bulk action may stay paused and still be
-// resumed (close-api.md §1.4).
+// resumed (docs/close-api.md §1.4).
 const maxPaused = 7 * 24 * time.Hour
 
 // Job is a bulk-delete job exactly as Close shows it: the 17 properties of
-// BulkDeleteAction (close-api.md §1.3). Dates are Close-formatted strings
+// BulkDeleteAction (docs/close-api.md §1.3). Dates are Close-formatted strings
 // (microseconds, +00:00).
 type Job struct {
 	ID                string          `json:"id"`
@@ -95,7 +95,7 @@ func compact(raw json.RawMessage) json.RawMessage {
 
 // createJob is POST /bulk_action/delete/. It validates the body as Close
 // does (400 field-errors), derives bulk_object_type from the query's
-// object_type clause (lead when there is none; close-api.md open question
+// object_type clause (lead when there is none; docs/close-api.md open question
 // 2, [INF]), and answers the job as created.
 func (c *call) createJob(string) {
 	body, loc, ok := c.queryRequest()
@@ -212,7 +212,7 @@ func (c *call) getJob(id string) {
 }
 
 // updateJob is PUT /bulk_action/delete/{id}/ (the endpoint is inferred,
-// close-api.md §1.4). It is a partial update: without "status" nothing
+// docs/close-api.md §1.4). It is a partial update: without "status" nothing
 // changes. {"status": "paused"} pauses a job that has not finished;
 // {"status": "resuming"} resumes a paused one, unless it has been paused
 // for more than 7 days.
@@ -240,7 +240,7 @@ func (c *call) updateJob(id string) {
 		switch want {
 		case "paused":
 			switch j.status {
-			case "created", "processing", "resuming":
+			case "created", "loading", "processing", "resuming":
 				j.status, j.pausedAt = "paused", now
 			case "paused":
 			default:
@@ -291,8 +291,8 @@ func (s *Server) stepped() {
 	}
 }
 
-// run is a job's runner: created/resuming → processing (the match set is
-// fixed the first time), then batches of deletes paced by DeleteRate until
+// run is a job's runner: created → loading, loading/resuming → processing
+// (the match set is fixed the first time), then batches of deletes paced by DeleteRate until
 // done. A paused job waits for a resume.
 func (s *Server) run(j *job) {
 	defer s.wg.Done()
@@ -320,7 +320,13 @@ func (s *Server) run(j *job) {
 				}
 			}
 			continue
-		case "created", "resuming":
+		case "created":
+			// Close lists loading between created and processing
+			// (docs/close-api.md §1.4 [SPEC enum, order INF]): the
+			// runner's first step; the matches are loaded by the next.
+			j.status = "loading"
+			j.updated = s.now()
+		case "loading", "resuming":
 			if !j.fixed {
 				s.fix(j)
 			}
@@ -402,14 +408,14 @@ func (s *Server) fix(j *job) {
 // gone (deleted by another job, or its lead deleted) counts as processed.
 func (s *Server) deleteBatch(j *job) int {
 	end := min(j.pos+s.opts.BatchSize, len(j.matches))
-	at := s.now().UnixNano()
+	at := s.deleteAt()
+	s.api.cur = &origin{userID: j.createdBy, bulkID: j.id}
+	defer func() { s.api.cur = nil }()
 	for _, i := range j.matches[j.pos:end] {
-		if j.u == uLead {
-			s.st.deleteObject(uLead, int(i), at, j.id)
-			continue
-		}
 		s.st.deleteObject(j.u, int(i), at, j.id)
-		j.leadsSeen[int32(s.st.ancestor(j.u, int(i), uLead))] = true
+		if j.u != uLead {
+			j.leadsSeen[int32(s.st.ancestor(j.u, int(i), uLead))] = true
+		}
 	}
 	n := end - j.pos
 	j.pos = end

@@ -79,7 +79,7 @@ var jobKeys = []string{"id", "bulk_object_type", "status", "s_query", "query", "
 func TestCreateJobShape(t *testing.T) {
 	e, _ := evalOrg(t)
 	e.gate()
-	// The request of close-api.md §1.2, verbatim.
+	// The request of docs/close-api.md §1.2, verbatim.
 	req := `{
   "s_query": {
     "type": "and",
@@ -103,7 +103,7 @@ func TestCreateJobShape(t *testing.T) {
 	want := append([]string(nil), jobKeys...)
 	sort.Strings(want)
 	if !reflect.DeepEqual(keys, want) {
-		t.Fatalf("job keys %v, want the 17 of close-api.md §1.3", keys)
+		t.Fatalf("job keys %v, want the 17 of docs/close-api.md §1.3", keys)
 	}
 	var sent map[string]json.RawMessage
 	_ = json.Unmarshal([]byte(req), &sent)
@@ -195,7 +195,11 @@ func TestJobLifecycle(t *testing.T) {
 
 	// A lead added before processing starts is part of the match set.
 	late := e.s.AddLead(LeadSpec{Name: "Acme Late"})
-	e.step() // created → processing: the match set is fixed
+	e.step() // created → loading
+	if m = e.job(id); m["status"] != "loading" || m["n_objects"] != nil {
+		t.Fatalf("loading: %v", m)
+	}
+	e.step() // loading → processing: the match set is fixed
 	m = e.job(id)
 	if m["status"] != "processing" || m["n_objects"] != 3.0 || m["n_leads"] != 3.0 || m["n_objects_processed"] != 0.0 {
 		t.Fatalf("after fixing: %v", m)

@@ -11,7 +11,7 @@ import (
 )
 
 // parseTZOffset reads the x-tz-offset header: hours east of UTC, possibly
-// fractional ("-4", "5.5"; close-api.md §4.6). Empty means UTC.
+// fractional ("-4", "5.5"; docs/close-api.md §4.6). Empty means UTC.
 func parseTZOffset(h string) (*time.Location, error) {
 	h = strings.TrimSpace(h)
 	if h == "" {
@@ -31,9 +31,9 @@ func startOfDay(t time.Time) time.Time {
 }
 
 // moment resolves one end of a moment_range to an instant. Relative
-// moments are worked out in the request's timezone (close-api.md §2.4).
+// moments are worked out in the request's timezone (docs/close-api.md §2.4).
 // All moment types are observed in Close UI payloads, not documented
-// (close-api.md §3.5); the details below are [INF] and noted where made.
+// (docs/close-api.md §3.5); the details below are [INF] and noted where made.
 func (e *evaluator) moment(m schema.Moment, ptr string) (time.Time, error) {
 	now := e.now.In(e.loc)
 	switch x := m.(type) {

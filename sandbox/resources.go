@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// smartView is a saved search (close-api.md §5.2). SQuery is the
+// smartView is a saved search (docs/close-api.md §5.2). SQuery is the
 // {query, results_limit, sort} wrapper, or nil for a legacy string view.
 type smartView struct {
 	ID, Name, Type  string
@@ -91,16 +91,17 @@ func orEmpty(a []any) []any {
 	return a
 }
 
-// statuses answers GET /status/lead/: everything at once, no has_more
-// (close-api.md §4.5 [OBS]).
+// statuses answers GET /status/lead/: everything at once, with has_more
+// false and each status's color (null unless set), as the reference shows
+// it (docs/close-sandbox-api.md §1 [DOC]).
 func (c *call) statuses(string) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
 	data := []any{}
 	for _, s := range c.s.st.statuses {
-		data = append(data, map[string]any{"id": s.ID, "label": s.Label, "organization_id": c.s.st.orgID})
+		data = append(data, c.s.leadStatusJSON(s))
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"data": data})
+	writeJSON(c.w, http.StatusOK, map[string]any{"data": data, "has_more": false})
 }
 
 func (c *call) customFields(string) {
@@ -123,7 +124,7 @@ func (c *call) customFields(string) {
 }
 
 // savedSearches answers GET /saved_search/ with _limit/_skip and the type
-// filter (default lead, close-api.md §5.1).
+// filter (default lead, docs/close-api.md §5.1).
 func (c *call) savedSearches(string) {
 	limit, skip, ok := c.page(1, 0, 0)
 	if !ok {
@@ -167,7 +168,7 @@ func (c *call) savedSearch(id string) {
 }
 
 // leads answers GET /lead/: existing leads in insertion order, _limit at
-// most 200 and _skip at most 35,000 as observed on Close (close-api.md §4.5).
+// most 200 and _skip at most 35,000 as observed on Close (docs/close-api.md §4.5).
 func (c *call) leads(string) {
 	limit, skip, ok := c.page(0, 200, 35000)
 	if !ok {
@@ -187,25 +188,19 @@ func (c *call) leads(string) {
 			break
 		}
 		if seen >= skip {
-			data = append(data, c.selectFields(c.s.st.leadJSON(i)))
+			data = append(data, c.leadFields(c.s.st.leadJSON(i)))
 		}
 		seen++
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"data": data, "has_more": more})
 }
 
-func (c *call) lead(id string) { c.object(uLead, id, (*store).leadJSON) }
-
-// deleteLead is DELETE /lead/{id}/: 200 {} then 404 (close-api.md §8.4).
-func (c *call) deleteLead(id string) {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	i, ok := c.s.st.t[uLead].byID[id]
-	if !ok || !c.s.st.deleteLead(int(i), c.s.now().UnixNano()) {
-		errorJSON(c.w, http.StatusNotFound, "Not found.")
-		return
+func (c *call) lead(id string) {
+	c.s.mu.RLock()
+	defer c.s.mu.RUnlock()
+	if i, ok := c.liveIndex(uLead, id); ok {
+		writeJSON(c.w, http.StatusOK, c.leadFields(c.s.st.leadJSON(i)))
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
 
 func (c *call) contact(id string) { c.object(uContact, id, (*store).contactJSON) }
@@ -268,7 +263,7 @@ func (st *store) userName(id string) any {
 	return nil
 }
 
-// leadJSON is the lead as GET /lead/{id}/ shows it (close-api.md §8.1),
+// leadJSON is the lead as GET /lead/{id}/ shows it (docs/close-api.md §8.1),
 // custom fields as flat custom.cf_… keys.
 func (st *store) leadJSON(i int) map[string]any {
 	lt := st.t[uLead]
@@ -285,21 +280,26 @@ func (st *store) leadJSON(i int) map[string]any {
 	}
 	contacts := []any{}
 	ids := []any{}
-	s := lt.kids[uContact][i]
-	for j := s.off; j < s.off+s.n; j++ {
-		if st.t[uContact].dead[j] == 0 {
-			contacts = append(contacts, st.contactJSON(int(j)))
-			ids = append(ids, st.t[uContact].ids[j])
-		}
+	for _, j := range st.liveKids(uLead, i, uContact) {
+		contacts = append(contacts, st.contactJSON(j))
+		ids = append(ids, st.t[uContact].ids[j])
 	}
 	obj["contacts"] = contacts
 	obj["contact_ids"] = ids
 	addrs := []any{}
-	s = lt.kids[uAddress][i]
-	for j := s.off; j < s.off+s.n; j++ {
-		addrs = append(addrs, st.addressJSON(int(j)))
+	for _, j := range st.liveKids(uLead, i, uAddress) {
+		addrs = append(addrs, st.addressJSON(j))
 	}
 	obj["addresses"] = addrs
+	// "When a lead is returned, its basic info as well as related tasks,
+	// opportunities, and custom fields are included" [DOC leads].
+	for k, key := range map[uni]string{uOpp: "opportunities", uTask: "tasks"} {
+		list := []any{}
+		for _, j := range st.liveKids(uLead, i, k) {
+			list = append(list, st.objectJSON(k, j))
+		}
+		obj[key] = list
+	}
 	for _, cf := range st.cfs {
 		if v := cf.col.value(i); v != nil {
 			obj["custom."+cf.ID] = v
@@ -317,20 +317,18 @@ func (st *store) addressJSON(i int) map[string]any {
 	}
 }
 
-// contactJSON is the contact as Close shows it (close-api.md §8.2).
+// contactJSON is the contact as Close shows it (docs/close-api.md §8.2).
 func (st *store) contactJSON(i int) map[string]any {
 	ct := st.t[uContact]
 	c := ct.cols
 	emails := []any{}
-	s := ct.kids[uEmail][i]
 	ec := st.t[uEmail].cols
-	for j := int(s.off); j < int(s.off+s.n); j++ {
+	for _, j := range st.liveKids(uContact, i, uEmail) {
 		emails = append(emails, map[string]any{"email": ec["email"].str[j], "type": ec["type"].str[j], "is_unsubscribed": ec["is_unsubscribed"].bl[j] == 1})
 	}
 	phones := []any{}
-	s = ct.kids[uPhone][i]
 	pc := st.t[uPhone].cols
-	for j := int(s.off); j < int(s.off+s.n); j++ {
+	for _, j := range st.liveKids(uContact, i, uPhone) {
 		p := pc["phone"].str[j]
 		phones = append(phones, map[string]any{"phone": p, "phone_formatted": formatPhone(p), "type": pc["type"].str[j]})
 	}

@@ -7,7 +7,9 @@
 // Served under /api/v1/: GET /me/, /user/, /status/lead/,
 // /custom_field/lead/, /saved_search/ and /saved_search/{id}/, /lead/ and
 // /lead/{id}/ (and DELETE /lead/{id}/), /contact/{id}/; POST /data/search/;
-// GET and POST /bulk_action/delete/, GET and PUT /bulk_action/delete/{id}/.
+// GET and POST /bulk_action/delete/, GET and PUT /bulk_action/delete/{id}/;
+// and the writes, exports and event log of docs/close-sandbox-api.md
+// (routes.go).
 //
 // Choices where Close is not documented (each is also noted where made):
 //   - A path without its trailing slash is redirected (308) for GET and
@@ -15,13 +17,12 @@
 //     the missing slash, so a client that forgets it fails loudly here
 //     instead of relying on a redirect of a write.
 //   - Pause and resume are PUT /bulk_action/delete/{id}/ with
-//     {"status": "paused"|"resuming"} (close-api.md §1.4 infers the
+//     {"status": "paused"|"resuming"} (docs/close-api.md §1.4 infers the
 //     endpoint).
-//   - has_related reaches opportunity, custom_object and activity objects
-//     in Close; the sandbox does not model them and answers 400 naming the
-//     related type rather than pretending they do not exist.
-//   - Rate limits are per API key over one-second windows, not per
-//     endpoint group.
+//   - A construct the sandbox cannot evaluate is a 400 with the
+//     X-Sandbox-Unsupported marker (unsupported.go), not Close's verdict.
+//   - Rate limits are one-second windows per API key and endpoint group,
+//     and per organization at 3× (ratelimit.go; the groups are inferred).
 //
 // Go zero values of Options mean "off" or "unlimited" (fast, quiet tests);
 // the command line's defaults are the realistic ones (20 requests/s per
@@ -61,7 +62,7 @@ type Options struct {
 	// leads (tests build their own with AddLead).
 	EmptyOrg bool
 	// LoadExport is the path of a Close JSON lead export (format json, type
-	// leads, close-api.md §6; gzip or plain) to serve instead of demo data.
+	// leads, docs/close-api.md §6; gzip or plain) to serve instead of demo data.
 	LoadExport string
 	// APIKey is the key clients must present; empty means DemoAPIKey.
 	APIKey string
@@ -91,10 +92,18 @@ type Options struct {
 	// the connection without answering. Once.
 	DropAfterCreate int
 	// IndexLag keeps deleted objects visible to /data/search/ this long
-	// after their deletion (close-api.md §2.4 observed 30–60 s).
+	// after their deletion (docs/close-api.md §2.4 observed 30–60 s).
 	IndexLag time.Duration
 	// Logger gets debug lines (requests, job progress); nil discards.
 	Logger *slog.Logger
+	// APIKeys are further keys of the organization, each with its own
+	// per-key rate limit and all sharing the organization's.
+	APIKeys []string
+	// ExportURLTTL is how long an export's download_url works after the
+	// GET that issued it; 0 means 60 s, as Close's presigned links.
+	ExportURLTTL time.Duration
+	// ExportFaults make exports misbehave, for fault tests.
+	ExportFaults ExportFaults
 }
 
 // Faults are the realism knobs that can change while the server runs.
@@ -134,6 +143,8 @@ type Server struct {
 
 	reqMu sync.Mutex
 	reqs  map[string]int // "METHOD /api/v1/path/" → count
+
+	api *apiState // events, exports, keys (guarded by mu)
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -196,6 +207,7 @@ func New(o Options) (*Server, error) {
 		stop:    make(chan struct{}),
 	}
 	s.setFaultsLocked(f)
+	s.api = newAPIState(o)
 	t0 := now()
 	var err error
 	if o.LoadExport != "" {
@@ -211,6 +223,7 @@ func New(o Options) (*Server, error) {
 		}
 		seedViews(s.st, t0)
 	}
+	s.st.onDeleteRow = s.onDeleteRow
 	log.Debug("sandbox ready", "leads", s.st.t[uLead].live, "contacts", s.st.t[uContact].live, "seed", o.Seed)
 	return s, nil
 }

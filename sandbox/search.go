@@ -15,7 +15,7 @@ import (
 
 const (
 	// cursorTTL: a data/search cursor expires 30 s after it was issued
-	// (close-api.md §2.4).
+	// (docs/close-api.md §2.4).
 	cursorTTL = 30 * time.Second
 	// maxWalk: one cursor walk returns at most 10,000 objects (§2.4).
 	maxWalk = 10_000
@@ -47,7 +47,7 @@ type sortKey struct {
 }
 
 // sortKeys resolves sort specs on objects of kind u. Only number, date and
-// text fields of the object itself sort (close-api.md §3.6).
+// text fields of the object itself sort (docs/close-api.md §3.6).
 func (e *evaluator) sortKeys(sorts []schema.Sort, u uni) ([]sortKey, error) {
 	var keys []sortKey
 	for i, s := range sorts {
@@ -213,7 +213,7 @@ func (st *store) record(u uni, i int, fields []string) map[string]any {
 
 func newCursorToken() string { return rand.Text() }
 
-// search is POST /data/search/ (close-api.md §2).
+// search is POST /data/search/ (docs/close-api.md §2).
 func (c *call) search(string) {
 	body, loc, ok := c.queryRequest()
 	if !ok {

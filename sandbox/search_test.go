@@ -23,7 +23,7 @@ func TestSearchShapesAndLimits(t *testing.T) {
 	}
 	fields := `"_fields":{"lead":["display_name"]}`
 
-	// close-api.md §2.3: the dry-run count.
+	// docs/close-api.md §2.3: the dry-run count.
 	m := e.search(`{"query":` + leads() + `,"include_counts":true,"results_limit":0}`)
 	if !reflect.DeepEqual(m, map[string]any{"data": []any{}, "cursor": nil, "count": map[string]any{"total": 5.0, "limited": 0.0}}) {
 		t.Errorf("count-only: %v", m)

@@ -14,7 +14,7 @@ import (
 )
 
 // uni is one kind of object the sandbox stores and the grammar can filter:
-// the object types of close-api.md §3.7 (graph.go describes the kinds after
+// the object types of docs/close-api.md §3.7 (graph.go describes the kinds after
 // address).
 type uni uint8
 
@@ -59,14 +59,6 @@ func uniByName(s string) (uni, bool) {
 }
 
 // depth of a kind in the ownership tree (lead 0).
-func (u uni) depth() int {
-	d := 0
-	for u != uLead {
-		u = uniParent[u]
-		d++
-	}
-	return d
-}
 
 // isAncestor reports whether a is an owner (direct or not) of b.
 func isAncestor(a, b uni) bool {
@@ -80,7 +72,7 @@ func isAncestor(a, b uni) bool {
 }
 
 // kind is the value type of a column, which decides the conditions that
-// apply to it (close-api.md §3.4: "The field's value type decides which
+// apply to it (docs/close-api.md §3.4: "The field's value type decides which
 // condition applies").
 type kind uint8
 
@@ -160,8 +152,6 @@ func (t *table) addCol(c *column) *column {
 	t.order = append(t.order, c)
 	return c
 }
-
-func (t *table) col(name string) *column { return t.cols[name] }
 
 // status is a lead status (GET /status/lead/).
 type status struct{ ID, Label string }
@@ -420,8 +410,6 @@ func (st *store) tokenize(v string) span {
 	return span{uint32(off), uint32(len(st.arena) - off)}
 }
 
-func (st *store) toks(s span) []uint32 { return st.arena[s.off : s.off+s.n] }
-
 // prefixSet marks every dictionary word that starts with p.
 func (st *store) prefixSet(p string) bitset {
 	st.sortedMu.Lock()
@@ -572,7 +560,7 @@ func (st *store) appendValue(c *column, v any) error {
 	return nil
 }
 
-// closeTimeLayout is how Close writes timestamps (close-api.md §4.8).
+// closeTimeLayout is how Close writes timestamps (docs/close-api.md §4.8).
 const closeTimeLayout = "2006-01-02T15:04:05.000000-07:00"
 
 func fmtTime(t time.Time) string { return t.UTC().Format(closeTimeLayout) }
@@ -751,6 +739,8 @@ func digitsOnly(s string) string {
 // its addresses. Children are appended contiguously, which is what lets a
 // table record them as spans. It returns the lead's index.
 func (st *store) insertLead(in leadInput) int {
+	// A new lead lengthens the lead columns: cached roll-ups are stale.
+	st.gen++
 	sp := in.spec
 	now := in.created
 	lt, ct := st.t[uLead], st.t[uContact]
@@ -900,7 +890,7 @@ func (t *table) kill(i int, at int64) bool {
 	return true
 }
 
-// deleteLead removes a lead and everything it owns (close-api.md §1.5:
+// deleteLead removes a lead and everything it owns (docs/close-api.md §1.5:
 // contacts and the rest "must belong to a lead"; graph.go).
 func (st *store) deleteLead(li int, at int64) bool { return st.deleteObject(uLead, li, at, "") }
 

@@ -41,7 +41,7 @@ func realQueries(t testing.TB) []realQuery {
 	return out
 }
 
-// closeExamples are the examples of close-api.md §1.2 and §3, each made a
+// closeExamples are the examples of docs/close-api.md §1.2 and §3, each made a
 // complete query node: fragments (fields, conditions, moments) sit in a
 // field_condition on a fitting field, and the "{…}" placeholders of the
 // and/or examples are filled with small nodes.
@@ -106,7 +106,7 @@ var closeExamples = []struct {
 	{"5.3 by reference", `{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"saved_search","saved_search_id":"save_abc"}]}`},
 }
 
-// closeExampleSort is the sort of close-api.md §1.2's create request.
+// closeExampleSort is the sort of docs/close-api.md §1.2's create request.
 const closeExampleSort = `[{"direction": "desc",
             "field": {"type": "regular_field", "object_type": "lead", "field_name": "date_created"}}]`
 

@@ -102,7 +102,7 @@ func sortUnrec(u []Unrecognised) {
 	}
 }
 
-// Every example of close-api.md decodes, re-encodes equivalently (compact
+// Every example of docs/close-api.md decodes, re-encodes equivalently (compact
 // and key-order normalised: byte-equal) and describes without placeholders.
 func TestCloseExamplesRoundTrip(t *testing.T) {
 	for _, ex := range closeExamples {

@@ -453,7 +453,7 @@ func ident(s string) string {
 	return strconv.Quote(s)
 }
 
-// objectNouns: singular and plural for the object types of close-api.md
+// objectNouns: singular and plural for the object types of docs/close-api.md
 // §3.7 (some are observed only).
 var objectNouns = map[string][2]string{
 	"lead":                     {"lead", "leads"},
@@ -510,7 +510,7 @@ func withArticle(s string) string {
 }
 
 // fieldNames humanises the regular fields a person is likely to meet
-// (close-api.md §8.3 and the real queries); others show as identifiers.
+// (docs/close-api.md §8.3 and the real queries); others show as identifiers.
 var fieldNames = map[string]string{
 	"date_created":                 "created date",
 	"date_updated":                 "updated date",

@@ -12,7 +12,7 @@ import (
 	"github.com/bulkguard/bulkguard/schema"
 )
 
-// canonicalSeeds are inputs beside the real queries: close-api.md's
+// canonicalSeeds are inputs beside the real queries: docs/close-api.md's
 // examples as whole queries, Smart View wrappers with sort and limit, and
 // the shapes of the bad-input table (unknown types, invalid moments, extra
 // keys, odd number spellings, deep nesting).

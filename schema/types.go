@@ -121,7 +121,7 @@ type HasRelated struct {
 
 // SavedSearch matches what the Smart View SavedSearchID matches. Observed
 // in data/search payloads; documented only for the Reporting API (inferred
-// to work in bulk actions, close-api.md §5.3).
+// to work in bulk actions, docs/close-api.md §5.3).
 type SavedSearch struct {
 	Common
 	SavedSearchID string

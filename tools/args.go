@@ -70,6 +70,9 @@ func decodeArgs[T any](req mcp.CallToolRequest, dst *T, jsonKeys ...string) *arg
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return &argError{Problem: "the arguments must be a JSON object", Next: "Send the arguments as a JSON object."}
 	}
+	if u, ok := fields[unreadableKey]; ok {
+		return unreadableError(u)
+	}
 	valid := argNames[T]()
 	var unknown []string
 	for k := range fields {

@@ -108,6 +108,8 @@ func TestFailureText(t *testing.T) {
 	}{
 		{"create lost", &guards.UncertainError{PlanID: "plan_x", Err: ambiguous}, effectCreate,
 			[]string{"MAY HAVE STARTED", "Do not call create_bulk_delete again", "list_bulk_deletes"}, []string{"Nothing was deleted"}},
+		{"create lost, two candidate jobs", &guards.UncertainError{PlanID: "plan_x", Err: ambiguous, Candidates: []string{"bulkdelete_a", "bulkdelete_b"}}, effectCreate,
+			[]string{"MAY HAVE STARTED", "bulkdelete_a, bulkdelete_b", "none was adopted", "get_bulk_delete", "Do not call create_bulk_delete again"}, []string{"Nothing was deleted"}},
 		{"create refused by Close", &guards.Error{Op: "the bulk delete for plan plan_x was refused by Close or could not be sent, so nothing was deleted; the plan is used up, so preview again after fixing the cause",
 			Err: &closeapi.APIError{StatusCode: 400, FieldErrors: map[string]any{"s_query": "Invalid."}}}, effectCreate,
 			[]string{"field s_query: Invalid.", "Nothing was deleted", "the plan is used up"}, nil},
@@ -213,7 +215,7 @@ func TestClientKeyHeader(t *testing.T) {
 
 // TestSSELegacyClient: a legacy client over HTTP+SSE may declare
 // elicitation, but mcp-go's SSE sessions cannot carry the server's
-// elicitation request (mcp-notes.md §A.5). canElicitForm sees that, so the
+// elicitation request (docs/mcp-notes.md §A.5). canElicitForm sees that, so the
 // create falls back to the phrase path and answers with a tool result, not
 // a JSON-RPC error.
 func TestSSELegacyClient(t *testing.T) {

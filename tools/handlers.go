@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -143,6 +142,8 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		ObjectType:         p.ObjectType,
 		Total:              p.Total,
 		WillDelete:         p.WillDelete,
+		OrgTotal:           p.OrgTotal,
+		Share:              p.Share,
 		ResultsLimit:       p.ResultsLimit,
 		Summary:            p.Summary,
 		Sample:             p.Sample,
@@ -158,6 +159,15 @@ func (t *toolset) preview(ctx context.Context, req mcp.CallToolRequest, cl *clos
 		e := p.ExpiresAt.UTC()
 		out.ExpiresAt = &e
 	}
+	if t.d.ReadOnly && out.Executable {
+		// create_bulk_delete is not registered here: a preview must not
+		// invite a call that cannot be made.
+		out.Executable, out.ConfirmationPhrase, out.ExpiresAt = false, "", nil
+		out.Refusal = &guards.Refusal{Code: guards.CodeReadOnly,
+			Problem: "this server runs with --read-only, so it has no create_bulk_delete and this plan cannot be executed here",
+			Next:    "Show the person the count, summary and sample. To delete these, the operator has to run bulkguard without --read-only; preview again there."}
+	}
+	out.NextStep = previewNextStep(&out)
 	return structuredResult(out, previewText(&out))
 }
 
@@ -188,6 +198,9 @@ func decodeError(err error, prefix string) *argError {
 func previewText(p *previewResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "PREVIEW (%s, nothing deleted): %d %s(s) match; %d would be deleted.\n", p.Environment, p.Total, p.ObjectType, p.WillDelete)
+	if p.Share != "" {
+		fmt.Fprintf(&b, "Share: %s.\n", p.Share)
+	}
 	fmt.Fprintf(&b, "Query: %s\n", p.Summary)
 	if len(p.Sample) > 0 {
 		fmt.Fprintf(&b, "Sample (%d of %d):\n", len(p.Sample), p.Total)
@@ -200,6 +213,7 @@ func previewText(p *previewResult) string {
 		fmt.Fprintf(&b, "Warning: %s\n", w)
 	}
 	if !p.Executable {
+		// The same account as next_step, with the pointer.
 		b.WriteString("NOT EXECUTABLE")
 		if p.Refusal != nil {
 			fmt.Fprintf(&b, " (%s): %s", p.Refusal.Code, p.Refusal.Problem)
@@ -211,12 +225,7 @@ func previewText(p *previewResult) string {
 		b.WriteString("\n")
 		return b.String()
 	}
-	b.WriteString("Show the person this summary, count and sample. ")
-	fmt.Fprintf(&b, "If they want it deleted, call create_bulk_delete with plan_id %s; the person confirms by typing %s themselves (never type it for them).", p.PlanID, p.ConfirmationPhrase)
-	if p.ExpiresAt != nil {
-		fmt.Fprintf(&b, " The plan expires at %s.", p.ExpiresAt.Format(time.RFC3339))
-	}
-	b.WriteString("\n")
+	b.WriteString(p.NextStep + "\n")
 	return b.String()
 }
 
@@ -260,6 +269,7 @@ func (t *toolset) create(ctx context.Context, req mcp.CallToolRequest, cl *close
 				return nil // a guard fault: wrap turns it into a JSON-RPC error
 			}
 			out := createResult{Environment: t.env(), Job: ex.Job, Receipt: ex.Receipt}
+			out.NextStep = createNextStep(&out)
 			return structuredResult(out, createText(&out))
 		},
 	})
@@ -270,10 +280,7 @@ func createText(c *createResult) string {
 	status := c.Job.StatusString()
 	fmt.Fprintf(&b, "BULK DELETE STARTED (%s): job %s, status %s, deleting at most %d %s(s) (previewed %d, recounted %d), confirmed by %s.\n",
 		c.Environment, c.Job.ID, status, c.Receipt.ResultsLimitSent, c.Job.BulkObjectType, c.Receipt.Previewed, c.Receipt.Recounted, c.Receipt.ConfirmedBy)
-	if c.Receipt.Reconciled {
-		b.WriteString("The create's answer was lost; this job was found in Close's job list instead.\n")
-	}
-	fmt.Fprintf(&b, "Audit record %s. Follow it with get_bulk_delete id %s; pause_bulk_delete stops it.\n", c.Receipt.AuditID, c.Job.ID)
+	fmt.Fprintf(&b, "Audit record %s. %s\n", c.Receipt.AuditID, c.NextStep)
 	return b.String()
 }
 
@@ -402,16 +409,8 @@ func jobID(id string) *argError {
 
 func (t *toolset) jobResult(j *closeapi.BulkDelete, headline string) *mcp.CallToolResult {
 	out := jobResult{Environment: t.env(), Job: j, Progress: progressOf(j)}
-	text := headline + " (" + out.Environment + "): " + jobLine(j) + "."
-	switch {
-	case out.Progress.Terminal:
-		text += " The job is finished."
-	case j.StatusString() == guards.JobPaused:
-		text += " The job is paused; resume_bulk_delete continues it after the person confirms."
-	default:
-		text += " Still running: call get_bulk_delete again in a few seconds; pause_bulk_delete stops it."
-	}
-	return structuredResult(out, text+"\n")
+	out.NextStep = jobNextStep(j, out.Progress)
+	return structuredResult(out, headline+" ("+out.Environment+"): "+jobLine(j)+". "+out.NextStep+"\n")
 }
 
 // jobArgs decodes a job tool's arguments into dst and checks the job id
@@ -435,12 +434,6 @@ func (t *toolset) onJob(req mcp.CallToolRequest, eff effect, headline string, ac
 		return failure(err, eff, "bulk-delete job "+a.ID)
 	}
 	return t.jobResult(j, headline)
-}
-
-func (t *toolset) get(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {
-	return t.onJob(req, effectNone, "Bulk delete", func(id string) (*closeapi.BulkDelete, error) {
-		return cl.GetBulkDelete(ctx, id)
-	})
 }
 
 func (t *toolset) pause(ctx context.Context, req mcp.CallToolRequest, cl *closeapi.Client) *mcp.CallToolResult {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/approval"
 	"github.com/bulkguard/bulkguard/internal/testkit"
 	"github.com/bulkguard/bulkguard/sandbox"
 )
@@ -54,6 +55,9 @@ type fixtureOpts struct {
 	// can.
 	deleteRate float64
 	policy     guards.Policy
+	// approvals serves the approval page; elicitTimeout bounds the waits.
+	approvals     bool
+	elicitTimeout time.Duration
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
@@ -85,7 +89,11 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatalf("guard: %v", err)
 	}
-	f.deps = Deps{Guard: f.guard, Client: f.cl, Environment: "sandbox", ReadOnly: o.readOnly, Version: "test"}
+	f.deps = Deps{Guard: f.guard, Client: f.cl, Environment: "sandbox", ReadOnly: o.readOnly, Version: "test", ElicitTimeout: o.elicitTimeout}
+	if o.approvals {
+		f.deps.Approvals = approval.New(approval.Options{Now: f.clock.Now})
+		t.Cleanup(func() { _ = f.deps.Approvals.Close() })
+	}
 	f.srv = NewServer(f.deps)
 	return f
 }

@@ -21,7 +21,7 @@ import (
 // Errors the model can act on are isError tool results (never Go errors,
 // which become JSON-RPC errors that many clients never show the model), and
 // carry no structuredContent: TS-SDK clients validate structuredContent
-// against the output schema even on errors (mcp-notes.md §0.9). Each text
+// against the output schema even on errors (docs/mcp-notes.md §0.9). Each text
 // names the place (a JSON pointer) when there is one, says what was wrong,
 // says what happened to the data, and gives the next step.
 
@@ -87,6 +87,9 @@ func failure(err error, eff effect, what string) *mcp.CallToolResult {
 	ambiguous := mayHaveActed(err, eff)
 	var consequence string
 	switch {
+	case eff == effectCreate && ambiguous && len(candidates(err)) > 1:
+		consequence = "The bulk delete MAY HAVE STARTED: the request may have reached Close, and the job list shows several new jobs with the same query, results_limit and creator (" + strings.Join(candidates(err), ", ") + "): one may be this one, the others were started by someone else with the same key, so none was adopted."
+		next = "Do not call create_bulk_delete again (the plan is used up). Look at each with get_bulk_delete, and do not pause a job you cannot tell is yours: ask the person."
 	case eff == effectCreate && ambiguous:
 		consequence = "The bulk delete MAY HAVE STARTED: the request may have reached Close, and no job for it was found yet."
 		next = "Do not call create_bulk_delete again (the plan is used up). Call list_bulk_deletes in a minute to look for the new job, and pause_bulk_delete it if it should not run."
@@ -116,6 +119,16 @@ func failure(err error, eff effect, what string) *mcp.CallToolResult {
 		text += " " + next
 	}
 	return errorResult(text)
+}
+
+// candidates are the jobs a lost create may have made, when the guard
+// found several and adopted none.
+func candidates(err error) []string {
+	var ue *guards.UncertainError
+	if errors.As(err, &ue) {
+		return ue.Candidates
+	}
+	return nil
 }
 
 // guardContext is the guard's own account of a failed step (what it was
@@ -252,7 +265,7 @@ func trimPrefix(s string) string {
 }
 
 // progressOf computes a job's progress. Close fills n_objects once matching
-// finishes (null before, close-api.md §1.3); n_leads is the fallback for
+// finishes (null before, docs/close-api.md §1.3); n_leads is the fallback for
 // lead jobs.
 func progressOf(j *closeapi.BulkDelete) progressOut {
 	p := progressOut{Processed: j.NObjectsProcessed}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/bulkguard/bulkguard/guards"
 )
 
 // wireToolsList returns the tools/list result exactly as the server writes
@@ -80,8 +82,8 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // toolsListBudget is the most the minified tools/list payload may weigh:
 // every client sends it to the model on every turn. It was 12 KiB for seven
-// tools (12,140 bytes); restore_bulk_delete and list_backups add about
-// 1,250 bytes, and the query grammar (three quarters of the whole) is not
+// tools (12,210 bytes); restore_bulk_delete and list_backups add about
+// 1,260 bytes, and the query grammar (three quarters of the whole) is not
 // cut to make room, so the budget is 14 KiB for nine.
 const toolsListBudget = 14336
 
@@ -108,7 +110,7 @@ func TestToolsListSizeBudget(t *testing.T) {
 
 // TestAnnotations: every tool has a title and all four hints, and no
 // read-only tool claims to be destructive (Grafana's
-// TestAllToolsDeclareAnnotationHints, mcp-notes.md §0.3).
+// TestAllToolsDeclareAnnotationHints, docs/mcp-notes.md §0.3).
 func TestAnnotations(t *testing.T) {
 	t.Parallel()
 	want := map[string][4]bool{ // readOnly, destructive, idempotent, openWorld
@@ -181,7 +183,7 @@ func TestDescriptionsTellTheContract(t *testing.T) {
 	}
 	for tool, fragments := range map[string][]string{
 		ToolPreview: {"deletes nothing", "Show the person the summary, count and sample", "lookup_close_ids", "never guess"},
-		ToolCreate:  {"IRREVERSIBLE", "Never invent or type it yourself", "pause_bulk_delete is the brake", "person has seen"},
+		ToolCreate:  {"IRREVERSIBLE", "Never invent or type it yourself", "pause_bulk_delete is the brake", "person has seen", "approval_url"},
 		ToolPause:   {"brake"},
 		ToolResume:  {"IRREVERSIBLE", "Never type it yourself", "RESUME and the job id"},
 	} {
@@ -216,8 +218,20 @@ func TestReadOnlyRegistration(t *testing.T) {
 	}
 	// A preview still works and still makes a plan ...
 	_, q := f.pickLeads(1)
-	p := preview(t, c, map[string]any{"s_query": q})
-	// ... but nothing can execute it.
+	res2 := call(t, c, ToolPreview, map[string]any{"s_query": q})
+	var p previewResult
+	structured(t, res2, &p)
+	// ... says it cannot be executed here, and never offers the tool
+	// that is not registered ...
+	txt := resultText(res2)
+	if p.Executable || p.ConfirmationPhrase != "" || p.Refusal == nil || p.Refusal.Code != guards.CodeReadOnly ||
+		!strings.Contains(p.Refusal.Problem, "--read-only") || !strings.Contains(p.Refusal.Next, "without --read-only") {
+		t.Errorf("read-only preview: executable %v phrase %q refusal %+v", p.Executable, p.ConfirmationPhrase, p.Refusal)
+	}
+	if strings.Contains(txt, "call create_bulk_delete") || !strings.Contains(txt, "NOT EXECUTABLE (read_only)") {
+		t.Errorf("read-only preview text: %s", txt)
+	}
+	// ... and nothing can execute it.
 	for _, name := range []string{ToolCreate, ToolPause, ToolResume} {
 		_, err := c.CallTool(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{
 			Name: name, Arguments: map[string]any{"plan_id": p.PlanID, "confirm": p.ConfirmationPhrase}}})

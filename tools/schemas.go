@@ -15,7 +15,7 @@ import (
 
 // Schemas are reflected from the argument and result structs with
 // invopop/jsonschema. DoNotReference + ExpandedStruct give a root of
-// type:object with no top-level $ref, which MCP requires (mcp-notes.md
+// type:object with no top-level $ref, which MCP requires (docs/mcp-notes.md
 // §A.3). $schema and $id are left out: 2020-12 is the default dialect, and
 // the bytes count against the tools/list budget.
 

@@ -8,6 +8,7 @@ package tools
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -15,6 +16,7 @@ import (
 	"github.com/bulkguard/bulkguard/backup"
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
+	"github.com/bulkguard/bulkguard/internal/approval"
 )
 
 // Deps is what the tools need from the process.
@@ -37,6 +39,12 @@ type Deps struct {
 	Logger *slog.Logger
 	// Version is the server version reported to clients.
 	Version string
+	// Approvals serves the approval page; nil offers none (then a client
+	// without forms confirms only with the phrase in confirm).
+	Approvals *approval.Server
+	// ElicitTimeout bounds each wait for the person; 0 means
+	// DefaultElicitTimeout.
+	ElicitTimeout time.Duration
 	// Backups is the backup directory restore_bulk_delete and list_backups read; nil: those
 	// tools answer that the server keeps no backups.
 	Backups *backup.Store
@@ -61,8 +69,8 @@ const ClientKeyHeader = "X-Close-Api-Key"
 // contract the tool descriptions spell out one by one.
 const instructions = `bulkguard deletes Close CRM leads or contacts in bulk, safely. ` +
 	`Always preview_bulk_delete first and show the person the summary, count and sample. ` +
-	`create_bulk_delete is irreversible; the person confirms by typing the confirmation phrase themselves ` +
-	`(never invent or type it for them). Follow a job with get_bulk_delete; pause_bulk_delete is the brake. ` +
+	`create_bulk_delete is irreversible; the person confirms by typing the confirmation phrase themselves, ` +
+	`in a form or on the approval page whose approval_url you show them (never invent or type it for them). Follow a job with get_bulk_delete; pause_bulk_delete is the brake. ` +
 	`Get status, custom field, user and Smart View ids from lookup_close_ids instead of guessing.`
 
 // NewServer builds the MCP server: the tools (four when read-only), the
@@ -91,7 +99,7 @@ func NewServer(d Deps) *server.MCPServer {
 // Tools returns the tool definitions with their handlers, sorted by name as
 // tools/list serves them. Read-only mode leaves out create, pause and
 // resume entirely (not registered, so not callable), the way GitHub's,
-// Grafana's and Terraform's servers do it (mcp-notes.md §A.9).
+// Grafana's and Terraform's servers do it (docs/mcp-notes.md §A.9).
 func Tools(d Deps) []server.ServerTool {
 	t := &toolset{d: d, log: d.Logger}
 	if t.log == nil {
@@ -132,7 +140,7 @@ type toolDef struct {
 
 // tool builds the mcp.Tool from a struct literal with raw schemas. It never
 // uses mcp.NewTool + WithRawInputSchema: that combination fails to marshal
-// and takes the whole tools/list down with it (mcp-notes.md §0.2).
+// and takes the whole tools/list down with it (docs/mcp-notes.md §0.2).
 func (d toolDef) tool() mcp.Tool {
 	t := mcp.Tool{
 		Name:            d.name,
@@ -143,7 +151,7 @@ func (d toolDef) tool() mcp.Tool {
 	}
 	// All four hints explicitly: directories and clients fail closed on an
 	// omitted hint, and the spec defaults (destructive, open world) would
-	// misdescribe the read-only tools (mcp-notes.md §0.3, §A.4).
+	// misdescribe the read-only tools (docs/mcp-notes.md §0.3, §A.4).
 	// The title is Tool.Title only: repeating it as annotations.title would
 	// cost payload budget for the few clients that read only the latter.
 	t.Annotations = mcp.ToolAnnotation{
@@ -155,7 +163,7 @@ func (d toolDef) tool() mcp.Tool {
 	return t
 }
 
-// The annotation table follows DESIGN.md "Tools". openWorldHint is true on
+// The annotation table follows docs/design.md "Tools". openWorldHint is true on
 // every tool: each one talks to Close, a system outside this server.
 var (
 	defPreview = toolDef{
@@ -169,9 +177,8 @@ var (
 	defCreate = toolDef{
 		name:  ToolCreate,
 		title: "Create bulk delete",
-		description: "Step 2, IRREVERSIBLE: runs a plan whose summary, count and sample the person has seen. " +
-			"The person types the phrase in the client's form or, with no form, you pass in confirm what they typed. " +
-			"Never invent or type it yourself. Then poll get_bulk_delete; pause_bulk_delete is the brake.",
+		description: "Step 2, IRREVERSIBLE: runs a plan the person has seen. They type the phrase in the form, " +
+			"on the page at approval_url, or to you for confirm. Never invent or type it yourself. pause_bulk_delete is the brake.",
 		readOnly: false, destructive: true, idempotent: false, openWorld: true,
 		input: inputSchemaFor[createArgs], output: outputSchemaFor[createResult],
 	}
@@ -185,9 +192,9 @@ var (
 	defGet = toolDef{
 		name:        ToolGet,
 		title:       "Get bulk delete",
-		description: "A job and its progress; poll after create_bulk_delete until terminal.",
+		description: "A job and its progress; wait_seconds waits for the end (or poll until terminal).",
 		readOnly:    true, destructive: false, idempotent: true, openWorld: true,
-		input: inputSchemaFor[idArgs], output: outputSchemaFor[jobResult],
+		input: inputSchemaFor[getArgs], output: outputSchemaFor[jobResult],
 	}
 	defPause = toolDef{
 		name:        ToolPause,

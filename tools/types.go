@@ -43,7 +43,7 @@ func (s *sortArg) UnmarshalJSON(b []byte) error {
 // createArgs are create_bulk_delete's arguments.
 type createArgs struct {
 	PlanID  string `json:"plan_id" jsonschema:"required"`
-	Confirm string `json:"confirm,omitempty" jsonschema_description:"Only without a form: what the person typed."`
+	Confirm string `json:"confirm,omitempty" jsonschema_description:"Only without a form or page: what the person typed."`
 }
 
 // listArgs are list_bulk_deletes' arguments.
@@ -90,6 +90,8 @@ type previewResult struct {
 	ObjectType         string                `json:"object_type"`
 	Total              int                   `json:"total" jsonschema:"required"`
 	WillDelete         int                   `json:"will_delete"`
+	OrgTotal           int                   `json:"org_total"`
+	Share              string                `json:"share,omitempty"`
 	ResultsLimit       *int                  `json:"results_limit,omitempty"`
 	Summary            string                `json:"summary" jsonschema:"required"`
 	Sample             []closeapi.SampleItem `json:"sample" jsonschema:"required"`
@@ -98,12 +100,14 @@ type previewResult struct {
 	Refusal            *guards.Refusal       `json:"refusal,omitempty"`
 	ConfirmationPhrase string                `json:"confirmation_phrase,omitempty"`
 	ExpiresAt          *time.Time            `json:"expires_at,omitempty"`
+	NextStep           string                `json:"next_step" jsonschema:"required"`
 }
 
 type createResult struct {
 	Environment string               `json:"environment" jsonschema:"required"`
 	Job         *closeapi.BulkDelete `json:"job" jsonschema:"required"`
 	Receipt     guards.Receipt       `json:"receipt" jsonschema:"required"`
+	NextStep    string               `json:"next_step" jsonschema:"required"`
 }
 
 type listResult struct {
@@ -120,6 +124,7 @@ type jobResult struct {
 	Environment string               `json:"environment" jsonschema:"required"`
 	Job         *closeapi.BulkDelete `json:"job" jsonschema:"required"`
 	Progress    progressOut          `json:"progress" jsonschema:"required"`
+	NextStep    string               `json:"next_step" jsonschema:"required"`
 }
 
 type progressOut struct {

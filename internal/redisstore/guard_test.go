@@ -34,6 +34,11 @@ func newReplicas(t *testing.T) *replicas {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
+	// Bystanders: a test's few leads must not be every lead, which the
+	// guard refuses as match_all (and beyond --max-share).
+	for i := range 20 {
+		sb.AddLead(sandbox.LeadSpec{Name: fmt.Sprintf("Bystander Holdings %d", i+1)})
+	}
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
 	cl, err := closeapi.New(closeapi.Options{BaseURL: srv.URL + "/api/v1", APIKey: sandbox.DemoAPIKey, HTTPClient: &http.Client{Timeout: 20 * time.Second}})

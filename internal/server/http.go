@@ -19,6 +19,8 @@ import (
 	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/bulkguard/bulkguard/tools"
 )
 
 const (
@@ -36,6 +38,13 @@ const (
 	// request body (slow-body attacks), in place of a connection-wide
 	// ReadTimeout.
 	defaultBodyReadTimeout = 30 * time.Second
+	// DefaultMaxHTTPSessions: a session costs about 13 KiB (264 MiB for
+	// 20,000), so the cap bounds them near 13 MiB while leaving room for far
+	// more clients than one guard serves.
+	DefaultMaxHTTPSessions = 1000
+	// DefaultHTTPSessionIdleTTL outlasts a person's pause between tool
+	// calls; a client whose session idled out gets 404 and initializes again.
+	DefaultHTTPSessionIdleTTL = 30 * time.Minute
 	// ShutdownTimeout bounds a graceful shutdown before connections are cut.
 	ShutdownTimeout = 10 * time.Second
 )
@@ -55,6 +64,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	h, shutdownMCP := s.Handler()
 	srv := newHTTPServer(h, s.log, s.cfg.ReadHeaderTimeout)
+	// At the start of Shutdown, once the listener is closed: end every
+	// body still being read (a client sending one byte a second would hold
+	// its connection, and so the shutdown, for the whole BodyReadTimeout).
+	srv.RegisterOnShutdown(s.bodies.cutAll)
 
 	addr := ln.Addr().String()
 	endpoint := pathMCP
@@ -104,7 +117,7 @@ func (s *Server) Handler() (h http.Handler, shutdown func(context.Context)) {
 		})
 	})
 	guard := func(h http.Handler) http.Handler {
-		return checkOrigin(requireBearer(s.token, limitBody(int64(cfg.MaxBodyBytes), cfg.BodyReadTimeout, h)))
+		return checkOrigin(requireBearer(s.token, limitBody(int64(cfg.MaxBodyBytes), h)))
 	}
 	if s.shared.verifier != nil {
 		guard = s.oauthGuard()
@@ -123,17 +136,21 @@ func (s *Server) Handler() (h http.Handler, shutdown func(context.Context)) {
 	default:
 		// DNS-rebinding protection stays on (WithDisableLocalhostProtection
 		// is never passed).
-		h := mcpserver.NewStreamableHTTPServer(s.mcp, mcpserver.WithStreamableHTTPLogger(s.log))
+		// Sessions are capped and idle ones swept (sessionLimiter).
+		var h *mcpserver.StreamableHTTPServer
+		s.sessions = newSessionLimiter(cfg.MaxHTTPSessions, SharedStoreURL(s.shared.store), func(id string) { endSession(h, pathMCP, id) })
+		h = mcpserver.NewStreamableHTTPServer(s.mcp, mcpserver.WithStreamableHTTPLogger(s.log),
+			mcpserver.WithSessionIdManager(s.sessions), mcpserver.WithSessionIdleTTL(cfg.HTTPSessionIdleTTL))
 		mux.Handle(pathMCP, guard(h))
 		shutdown = func(ctx context.Context) { _ = h.Shutdown(ctx) }
 	}
-	return mux, shutdown
+	return s.bodies.deadline(cfg.BodyReadTimeout, mux), shutdown
 }
 
 // NewHTTPServer is an http.Server with the timeouts of every bulkguard
 // listener, for `bulkguard sandbox`.
 func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
-	return newHTTPServer(h, logger, defaultReadHeaderTimeout)
+	return newHTTPServer(new(bodyReads).deadline(defaultBodyReadTimeout, h), logger, defaultReadHeaderTimeout)
 }
 
 // newHTTPServer sets the timeouts every listener of ours uses. There is no
@@ -227,10 +244,11 @@ func bearerToken(h string) (string, bool) {
 }
 
 // limitBody rejects request bodies over max bytes with 413 before the MCP
-// transport sees them. The body is read here, under its own read deadline,
-// so the limit gives a 413 whatever the transport would have made of a
-// truncated body (mcp-go answers a read error with a JSON-RPC parse error).
-func limitBody(max int64, readTimeout time.Duration, next http.Handler) http.Handler {
+// transport sees them. The body is read here, under the read deadline
+// bodyReads.deadline set, so the limit gives a 413 whatever the transport
+// would have made of a truncated body (mcp-go answers a read error with a
+// JSON-RPC parse error).
+func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
@@ -240,8 +258,6 @@ func limitBody(max int64, readTimeout time.Duration, next http.Handler) http.Han
 			tooLarge(w, max)
 			return
 		}
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Now().Add(readTimeout))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 		var mbe *http.MaxBytesError
 		switch {
@@ -257,7 +273,8 @@ func limitBody(max int64, readTimeout time.Duration, next http.Handler) http.Han
 		}
 		// Clear the deadline: the response may stream for a long time, and
 		// net/http's background read must not see an expired deadline.
-		_ = rc.SetReadDeadline(time.Time{})
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		body = tools.MarkUnreadableArguments(body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)

@@ -349,3 +349,126 @@ func TestServeListener(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowBodyRefusals: a request refused before its body is read (no
+// token, a foreign Origin, an unknown path, a declared length over the
+// limit) is answered at once although its body trickles in, and its
+// connection is closed, instead of waiting as long as the client sends.
+func TestSlowBodyRefusals(t *testing.T) {
+	_, ts := newTestServer(t, Config{Transport: TransportHTTP, HTTPToken: testToken, BodyReadTimeout: time.Hour})
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	auth := "Authorization: Bearer " + testToken + "\r\n"
+	tests := []struct {
+		name, path, headers, length string
+		wantStatus                  int
+	}{
+		{"no token", "/mcp", "", "200", http.StatusUnauthorized},
+		{"wrong token", "/mcp", "Authorization: Bearer wrong-token-0123456789\r\n", "200", http.StatusUnauthorized},
+		{"foreign origin", "/mcp", auth + "Origin: https://evil.example.com\r\n", "200", http.StatusForbidden},
+		{"unknown path", "/nope", auth, "200", http.StatusNotFound},
+		{"healthz with a body", "/healthz", "", "200", http.StatusMethodNotAllowed},
+		{"declared length over the limit", "/mcp", auth, "100000", http.StatusRequestEntityTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = conn.Close() }()
+			req := "POST " + tc.path + " HTTP/1.1\r\nHost: " + addr + "\r\n" + tc.headers +
+				"Content-Type: application/json\r\nContent-Length: " + tc.length + "\r\n\r\n{\"jsonrpc\":"
+			if _, err := io.WriteString(conn, req); err != nil {
+				t.Fatal(err)
+			}
+			// The body never comes; a server that waits for it fails here.
+			if err := conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer while the body trickles in: %v", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.wantStatus)
+			}
+			if _, err := br.ReadByte(); err == nil {
+				t.Error("the server sent more than one answer")
+			} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Error("the server kept the connection open for the rest of an unwanted body")
+			}
+		})
+	}
+}
+
+// TestShutdownWithSlowClients: many clients stalled in their bodies do not
+// hold a shutdown past its grace: ServeListener returns nil and every one
+// of them gets an answer or a closed connection.
+func TestShutdownWithSlowClients(t *testing.T) {
+	const clients = 200
+	s, cleanup, err := New(Config{Transport: TransportHTTP, HTTPToken: testToken, BodyReadTimeout: time.Hour,
+		AuditLog: filepath.Join(t.TempDir(), "audit.jsonl"), SandboxOptions: sandbox.Options{EmptyOrg: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.ServeListener(ctx, ln) }()
+	addr := ln.Addr().String()
+	conns := make([]net.Conn, 0, clients)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for range clients {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := io.WriteString(c, "POST /mcp HTTP/1.1\r\nHost: "+addr+"\r\nAuthorization: Bearer "+testToken+
+			"\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait until every request is in its body read.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		s.bodies.mu.Lock()
+		n := len(s.bodies.live)
+		s.bodies.mu.Unlock()
+		if n == clients {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d requests reached their body read", n, clients)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ServeListener with %d slow clients: %v", clients, err)
+		}
+	case <-time.After(ShutdownTimeout + 10*time.Second):
+		t.Fatal("ServeListener did not return")
+	}
+	for i, c := range conns {
+		if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := io.Copy(io.Discard, c)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("client %d: connection still open after the shutdown", i)
+		}
+	}
+}

@@ -57,6 +57,11 @@ func newCluster(t *testing.T, n int, mod func(*Config)) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
+	// Bystanders: a test's few leads must not be every lead, which the
+	// guard refuses as match_all (and beyond --max-share).
+	for i := range 20 {
+		sb.AddLead(sandbox.LeadSpec{Name: fmt.Sprintf("Bystander Holdings %d", i+1)})
+	}
 	c := &cluster{t: t, sb: sb, redis: testkit.StartRedis(t), auditDir: t.TempDir()}
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()

@@ -52,13 +52,19 @@ type Config struct {
 	// HTTPToken is the bearer token HTTP clients must send. Empty: New
 	// generates one and prints it once to Stderr (never to the logger).
 	HTTPToken string
-	// MaxBodyBytes is the largest HTTP request body; 0 means 1 MiB.
+	// MaxBodyBytes is the largest HTTP request body and stdio message; 0
+	// means 1 MiB.
 	MaxBodyBytes ByteSize
 	// ReadHeaderTimeout and BodyReadTimeout bound how long an HTTP client
 	// may take to send its headers and its body (slowloris); 0 means 10 s
 	// and 30 s.
 	ReadHeaderTimeout time.Duration
 	BodyReadTimeout   time.Duration
+	// MaxHTTPSessions caps the live streamable-HTTP sessions (the least
+	// recently used is pushed out) and HTTPSessionIdleTTL ends a session
+	// idle that long; 0 means 1000 and 30 minutes.
+	MaxHTTPSessions    int
+	HTTPSessionIdleTTL time.Duration
 
 	// CloseURL and CloseAPIKey reach Close. With CloseAPIKey empty, or
 	// Sandbox set, the built-in sandbox serves instead (on a loopback port)
@@ -136,6 +142,9 @@ type Server struct {
 	mcp     *mcpserver.MCPServer
 	token   string
 	shared  sharedState
+	bodies  bodyReads // request bodies being read, ended at shutdown
+	// sessions are the live streamable-HTTP sessions (set by Handler).
+	sessions *sessionLimiter
 }
 
 // New builds the server described by cfg. cleanup stops the in-process
@@ -152,6 +161,12 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 	}
 	if cfg.BodyReadTimeout == 0 {
 		cfg.BodyReadTimeout = defaultBodyReadTimeout
+	}
+	if cfg.MaxHTTPSessions == 0 {
+		cfg.MaxHTTPSessions = DefaultMaxHTTPSessions
+	}
+	if cfg.HTTPSessionIdleTTL == 0 {
+		cfg.HTTPSessionIdleTTL = DefaultHTTPSessionIdleTTL
 	}
 	if cfg.CloseURL == "" {
 		cfg.CloseURL = closeapi.DefaultBaseURL
@@ -192,6 +207,9 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 	audit, err := guards.OpenAuditLog(cfg.AuditLog)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open audit log %s: %w", cfg.AuditLog, err)
+	}
+	if was, ok := audit.Tightened(); ok {
+		log.Warn("the audit log was readable by others: its mode is now 0600", "path", cfg.AuditLog, "was", fmt.Sprintf("%#o", was))
 	}
 	closers = append(closers, func() {
 		if err := audit.Close(); err != nil {
@@ -234,6 +252,12 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 	}
 	if cfg.AllowClientKeys {
 		deps.ClientForKey = s.ClientForKey
+	}
+	if deps.Approvals, err = approvals(cfg, log); err != nil {
+		return nil, nil, err
+	}
+	if deps.Approvals != nil {
+		closers = append(closers, func() { _ = deps.Approvals.Close() })
 	}
 	s.mcp = tools.NewServer(deps)
 	if err := s.setupOAuth(); err != nil {
@@ -353,7 +377,15 @@ func (s *Server) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer) e
 func (s *Server) ServeStdio(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	ss := mcpserver.NewStdioServer(s.mcp)
 	ss.SetErrorLogger(slog.NewLogLogger(s.log.Handler(), slog.LevelError))
-	err := ss.Listen(ctx, stdin, stdout)
+	out := &lockedWriter{w: stdout}
+	max := s.cfg.MaxBodyBytes
+	in := newLineLimiter(stdin, int(max), func(prefix []byte, size int64) {
+		s.log.Warn("stdio message over the size limit skipped", "bytes", size, "limit", max.String())
+		if _, err := out.Write(tooLargeResponse(requestID(prefix), size, max)); err != nil {
+			s.log.Error("answer an over-long stdio message", "err", err)
+		}
+	})
+	err := ss.Listen(ctx, in, out)
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, context.Canceled):
 		s.log.Info("stdio session ended")

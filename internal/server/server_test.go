@@ -101,3 +101,28 @@ func TestServeStdio(t *testing.T) {
 		t.Errorf("stdout: %s", out.String())
 	}
 }
+
+// TestAuditLogModeWarning: an audit log found readable by others is set to
+// 0600, and the server says so once, at startup.
+func TestAuditLogModeWarning(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil { //nolint:gosec // the loose mode the server must tighten
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	_, cleanup, err := New(Config{AuditLog: path, SandboxOptions: sandbox.Options{EmptyOrg: true},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode after startup: %v %v", st.Mode(), err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "its mode is now 0600") || !strings.Contains(logs.String(), "was=0644") {
+		t.Errorf("no warning about the mode:\n%s", logs.String())
+	}
+}

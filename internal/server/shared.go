@@ -164,7 +164,7 @@ func scopeCheck(v *oauth.Verifier) mcpserver.ToolHandlerMiddleware {
 func (s *Server) oauthGuard() func(http.Handler) http.Handler {
 	v := s.shared.verifier
 	return func(h http.Handler) http.Handler {
-		return checkOrigin(v.Authenticate(withSubject(limitBody(int64(s.cfg.MaxBodyBytes), s.cfg.BodyReadTimeout, v.AuthorizeTools(h)))))
+		return checkOrigin(v.Authenticate(withSubject(limitBody(int64(s.cfg.MaxBodyBytes), v.AuthorizeTools(h)))))
 	}
 }
 
