@@ -37,12 +37,19 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// drainGrace is how long net/http may go on reading the rest of a body a
+// handler left unread. A client that is still sending at full speed finishes
+// its write and reads the answer (a 413 rather than a broken pipe); a slow
+// one is cut off after it.
+const drainGrace = time.Second
+
 // deadline wraps every route, the refusals (401, 403, 404, 413) included:
 // any request with a body gets timeout to send it. A handler that answers
 // without reading the whole body has its connection's read deadline moved
-// to now, because net/http reads what is left of a body before it sends the
-// answer (up to 256 KiB), and a slow client would wait the whole timeout
-// for a 401; cut short, the answer goes out and the connection closes.
+// to drainGrace from now, because net/http reads what is left of a body
+// before it sends the answer (up to 256 KiB), and a slow client would wait
+// the whole timeout for a 401; cut short, the answer goes out and the
+// connection closes.
 func (br *bodyReads) deadline(timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
@@ -57,7 +64,7 @@ func (br *bodyReads) deadline(timeout time.Duration, next http.Handler) http.Han
 		defer func() {
 			br.remove(tb)
 			if !tb.done.Load() {
-				_ = rc.SetReadDeadline(time.Now())
+				_ = rc.SetReadDeadline(time.Now().Add(drainGrace))
 			}
 		}()
 		next.ServeHTTP(w, r)
