@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulkguard/bulkguard/backup"
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
 	"github.com/bulkguard/bulkguard/internal/oauth"
@@ -59,6 +60,9 @@ type serveConfig struct {
 	Confirm            string
 	PlanTTL            time.Duration
 	AuditLog           string
+	Backup             string
+	BackupDir          string
+	BackupTimeout      time.Duration
 	LogLevel           string
 	LogFormat          string
 	AllowClientKeys    bool
@@ -319,6 +323,12 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 		"how long a preview's plan stays executable")
 	c.str(&cfg.AuditLog, "audit-log", "BULKGUARD_AUDIT_LOG", guards.DefaultAuditPath(),
 		"audit log `path` (JSON lines, appended, 0600)")
+	c.str(&cfg.Backup, "backup", "BULKGUARD_BACKUP", string(guards.BackupRequired),
+		"`mode`: required (every delete is preceded by a verified Close export of exactly what it removes, kept in --backup-dir; a backup that fails refuses the delete) or off (no backup; every preview says so)")
+	c.str(&cfg.BackupDir, "backup-dir", "BULKGUARD_BACKUP_DIR", defaultBackupDir(),
+		"backup `directory` (0700; each backup's files 0600)")
+	c.duration(&cfg.BackupTimeout, "backup-timeout", "BULKGUARD_BACKUP_TIMEOUT", guards.DefaultBackupTimeout,
+		"longest a backup before a delete may take (export, download, check); past it the delete is refused")
 	c.str(&cfg.LogLevel, "log-level", "BULKGUARD_LOG_LEVEL", "info",
 		"log `level` on stderr: debug|info|warn|error")
 	c.str(&cfg.LogFormat, "log-format", "BULKGUARD_LOG_FORMAT", "text",
@@ -555,6 +565,17 @@ func (cfg *serveConfig) validate() error {
 	if strings.TrimSpace(cfg.AuditLog) == "" {
 		return badFlag("audit-log", "--audit-log: want a file path (the audit log cannot be turned off)")
 	}
+	switch guards.BackupMode(cfg.Backup) {
+	case guards.BackupRequired, guards.BackupOff:
+	default:
+		return badFlag("backup", "--backup %q: want required or off", cfg.Backup)
+	}
+	if cfg.Backup == string(guards.BackupRequired) && strings.TrimSpace(cfg.BackupDir) == "" {
+		return badFlag("backup-dir", "--backup-dir: want a directory (or --backup off to delete without backups)")
+	}
+	if cfg.BackupTimeout <= 0 || cfg.BackupTimeout > 24*time.Hour {
+		return badFlag("backup-timeout", "--backup-timeout %s: want a duration between 1s and 24h, e.g. 10m", cfg.BackupTimeout)
+	}
 	if cfg.TZOffset != "" {
 		h, err := strconv.ParseFloat(cfg.TZOffset, 64)
 		if err != nil || !tzOffsetRE.MatchString(cfg.TZOffset) || h < -12 || h > 14 {
@@ -659,4 +680,13 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// defaultBackupDir is where backups go unless --backup-dir says otherwise.
+func defaultBackupDir() string {
+	d, err := backup.DefaultDir()
+	if err != nil {
+		return ""
+	}
+	return d
 }

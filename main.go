@@ -8,6 +8,8 @@
 //	bulkguard preview [flags] FILE     dry-run a query file: count, summary, sample
 //	bulkguard watch [flags] JOB        follow a bulk-delete job with a progress bar
 //	bulkguard audit [flags]            print and filter the audit log
+//	bulkguard backups [flags]          list the backups taken before deletes
+//	bulkguard restore BACKUP           restore one (dry run, then its phrase)
 //	bulkguard version                  print the version
 //
 // Without CLOSE_API_KEY (or with --sandbox) the server runs against the
@@ -62,6 +64,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runWatch(ctx, args, os.LookupEnv, stdout, stderr)
 	case "audit":
 		return runAudit(args, os.LookupEnv, time.Now(), stdout, stderr)
+	case "backups":
+		return runBackups(args, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "bulkguard %s\n", buildVersion())
 		return 0
@@ -84,6 +90,8 @@ func printTopUsage(w io.Writer) {
   bulkguard preview [flags] FILE    dry run of a query file: summary, count and sample (deletes nothing)
   bulkguard watch [flags] JOB       follow a bulk-delete job with a progress bar and ETA
   bulkguard audit [flags]           print the audit log, filtered by --job, --plan, --event, --since, --until
+  bulkguard backups [flags]         list the backups taken before deletes
+  bulkguard restore BACKUP          restore a backup (dry run, then its phrase)
   bulkguard version                 print the version
 
 Without CLOSE_API_KEY, serve, doctor and preview use the built-in sandbox.

@@ -99,8 +99,8 @@ func (b *syncBuffer) String() string {
 }
 
 var (
-	allTools      = []string{"create_bulk_delete", "get_bulk_delete", "list_bulk_deletes", "lookup_close_ids", "pause_bulk_delete", "preview_bulk_delete", "resume_bulk_delete"}
-	readOnlyTools = []string{"get_bulk_delete", "list_bulk_deletes", "lookup_close_ids", "preview_bulk_delete"}
+	allTools      = []string{"create_bulk_delete", "get_bulk_delete", "list_backups", "list_bulk_deletes", "lookup_close_ids", "pause_bulk_delete", "preview_bulk_delete", "restore_bulk_delete", "resume_bulk_delete"}
+	readOnlyTools = []string{"get_bulk_delete", "list_backups", "list_bulk_deletes", "lookup_close_ids", "preview_bulk_delete"}
 )
 
 func toolNames(res *mcp.ListToolsResult) []string {

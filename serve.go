@@ -66,6 +66,7 @@ func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) serv
 		Sandbox:         cfg.Sandbox,
 		SandboxOptions:  cfg.SandboxOpts,
 		CloseClient:     closeapi.Options{TZOffset: cfg.TZOffset},
+		BackupDir:       cfg.BackupDir,
 		ReadOnly:        cfg.ReadOnly,
 		AllowClientKeys: cfg.AllowClientKeys,
 		// Caps (README "Bounded resources").
@@ -80,6 +81,8 @@ func (cfg *serveConfig) serverConfig(logger *slog.Logger, stderr io.Writer) serv
 			AllowMatchAll:      cfg.AllowMatchAll,
 			Confirm:            guards.ConfirmMode(cfg.Confirm),
 			PlanTTL:            cfg.PlanTTL,
+			Backup:             guards.BackupMode(cfg.Backup),
+			BackupTimeout:      cfg.BackupTimeout,
 
 			MaxPlansPerPrincipal: cfg.MaxPlansPerPrincipal,
 			MaxPlanBytes:         int64(cfg.MaxPlanBytes),

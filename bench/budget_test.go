@@ -19,10 +19,11 @@ import (
 	"github.com/bulkguard/bulkguard/tools"
 )
 
-// contextBudget is the most the minified tools/list result of all seven
-// tools may weigh (issue 7): every client sends it to the model, usually on
-// every turn.
-const contextBudget = 12 * 1024
+// contextBudget is the most the minified tools/list result of all nine
+// tools may weigh: every client sends it to the model, usually on every
+// turn. Issue 7 set 12 KiB for seven tools; restore_bulk_delete and
+// list_backups (issue 13) add about 1,260 bytes, so 14 KiB.
+const contextBudget = 14 * 1024
 
 // Reference figures for the comparison in results.md: the GitHub MCP
 // server's tools/list, a typical tool and its largest one (issue 7).
@@ -113,8 +114,8 @@ func sizeOf(t *testing.T, raw json.RawMessage) toolSize {
 // reports bytes and estimated tokens per tool.
 func TestContextCost(t *testing.T) {
 	result, each := listPayload(t, false)
-	if len(each) != 7 {
-		t.Fatalf("tools/list has %d tools, want 7", len(each))
+	if len(each) != 9 {
+		t.Fatalf("tools/list has %d tools, want 9", len(each))
 	}
 	sizes := make([]toolSize, len(each))
 	for i, raw := range each {
@@ -178,7 +179,7 @@ func contextTable(sizes []toolSize, total, roTotal, roTools int) string {
 	}
 	fmt.Fprintf(&b, "| **whole tools/list result** | **%d** | **%d** | | | | |\n", total, estTokens(total))
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "- Budget: %d bytes (12 KiB) for all seven tools with the full grammar; used %d (%.0f%%), %d bytes %s.\n",
+	fmt.Fprintf(&b, "- Budget: %d bytes (14 KiB) for all nine tools with the full grammar; used %d (%.0f%%), %d bytes %s.\n",
 		contextBudget, total, 100*float64(total)/contextBudget, abs(contextBudget-total), overUnder(total))
 	fmt.Fprintf(&b, "- Reference, the GitHub MCP server: a typical tool ≈ %d bytes, its largest ≈ %d bytes.\n",
 		githubTypicalToolBytes, githubLargestToolBytes)
@@ -187,7 +188,7 @@ func contextTable(sizes []toolSize, total, roTotal, roTools int) string {
 	fmt.Fprintf(&b, "- Largest: `%s`, %d bytes, %.1f× GitHub's largest; it carries the whole Close query grammar ($defs).\n",
 		largest.name, largest.total, float64(largest.total)/githubLargestToolBytes)
 	rest := (sum - largest.total) / (len(sizes) - 1)
-	fmt.Fprintf(&b, "- The six other tools average %d bytes, %.2f× a typical GitHub tool.\n", rest, float64(rest)/githubTypicalToolBytes)
+	fmt.Fprintf(&b, "- The eight other tools average %d bytes, %.2f× a typical GitHub tool.\n", rest, float64(rest)/githubTypicalToolBytes)
 	fmt.Fprintf(&b, "- `--read-only` (%d tools): %d bytes, ≈ %d tokens.\n", roTools, roTotal, estTokens(roTotal))
 	b.WriteString("- Tokens are estimated as bytes / 4, a heuristic for JSON, not a tokenizer count.\n")
 	return b.String()
@@ -237,7 +238,10 @@ const (
 func TestCloseAPIBudget(t *testing.T) {
 	// A slow delete rate keeps the job running, so pause and resume have
 	// something to act on; job runners send no HTTP requests.
-	r := newRig(t, sandbox.Options{Seed: 1, Leads: 300, DeleteRate: 0.5, BatchSize: 1}, guards.Policy{})
+	// The floors are those of the delete itself; what a backup before it adds (an id fetch, the
+	// export, its polls and the download) depends on how long Close takes to export, and is
+	// reported in README.md's backup cost figures instead.
+	r := newRig(t, sandbox.Options{Seed: 1, Leads: 300, DeleteRate: 0.5, BatchSize: 1}, guards.Policy{Backup: guards.BackupOff})
 	var (
 		plan preview
 		job  jobOut

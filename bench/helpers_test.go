@@ -83,10 +83,11 @@ func newRig(tb testing.TB, so sandbox.Options, pol guards.Policy) *rig {
 	tb.Cleanup(func() { hs.Close(); sb.Close() })
 	r.url = hs.URL + "/api/v1"
 	bg, cleanup, err := bgserver.New(bgserver.Config{
-		Backend:  &bgserver.Backend{BaseURL: r.url, APIKey: sb.APIKey(), Environment: bgserver.EnvSandbox},
-		Policy:   pol,
-		AuditLog: filepath.Join(tb.TempDir(), "audit.jsonl"),
-		Version:  "bench",
+		Backend:   &bgserver.Backend{BaseURL: r.url, APIKey: sb.APIKey(), Environment: bgserver.EnvSandbox},
+		Policy:    pol,
+		AuditLog:  filepath.Join(tb.TempDir(), "audit.jsonl"),
+		BackupDir: filepath.Join(tb.TempDir(), "backups"),
+		Version:   "bench",
 	})
 	if err != nil {
 		tb.Fatalf("server: %v", err)

@@ -248,7 +248,11 @@ func (f flow) run(t *testing.T) {
 	if !strings.Contains(string(j.SQuery), statID) || !strings.Contains(string(j.SQuery), `"lead"`) {
 		t.Errorf("job s_query %s is not the previewed query", j.SQuery)
 	}
-	want := receiptOut{PlanID: p.PlanID, Previewed: total, Recounted: total, ResultsLimitSent: total, ConfirmedBy: f.confirmedBy, AuditID: cr.Receipt.AuditID, IDsChecked: total}
+	if b := cr.Receipt.Backup; b == nil || b.Counts["lead"] != total || !strings.HasPrefix(b.SHA256, "sha256:") || b.Path == "" {
+		t.Errorf("receipt backup = %+v, want a verified backup of the %d leads", b, total)
+	}
+	want := receiptOut{PlanID: p.PlanID, Previewed: total, Recounted: total, ResultsLimitSent: total, ConfirmedBy: f.confirmedBy, AuditID: cr.Receipt.AuditID, IDsChecked: total,
+		Backup: cr.Receipt.Backup}
 	if cr.Receipt != want || cr.Receipt.AuditID == "" {
 		t.Errorf("receipt = %+v, want %+v with an audit id", cr.Receipt, want)
 	}

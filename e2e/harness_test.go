@@ -232,6 +232,11 @@ type auditRecord struct {
 	Outcome          string    `json:"outcome"`
 	Code             string    `json:"code"`
 	Reason           string    `json:"reason"`
+	Backup           *struct {
+		ID     string `json:"id"`
+		Path   string `json:"path"`
+		SHA256 string `json:"sha256"`
+	} `json:"backup"`
 }
 
 // readAudit parses the audit log; it also fails the test when a credential

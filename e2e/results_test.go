@@ -87,6 +87,16 @@ type receiptOut struct {
 	AuditID          string `json:"audit_id"`
 	IDsChecked       int    `json:"ids_checked"`
 	Reconciled       bool   `json:"reconciled"`
+	// Backup is the verified backup taken before the delete (--backup required).
+	Backup *backupOut `json:"backup"`
+}
+
+type backupOut struct {
+	ID     string         `json:"id"`
+	Path   string         `json:"path"`
+	SHA256 string         `json:"sha256"`
+	Bytes  int64          `json:"bytes"`
+	Counts map[string]int `json:"counts"`
 }
 
 type createResult struct {

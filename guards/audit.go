@@ -66,6 +66,15 @@ type AuditRecord struct {
 	// Subject is the person who made the call, when an authorization
 	// server vouched for one (see WithSubject).
 	Subject string `json:"subject,omitempty"`
+	// Backup names the verified backup a create was preceded by.
+	Backup *AuditBackup `json:"backup,omitempty"`
+}
+
+// AuditBackup is where a delete's backup is and what it must hash to.
+type AuditBackup struct {
+	ID     string `json:"id"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
 }
 
 // AuditLog appends JSON lines to a file, one fsync per record, under a

@@ -58,6 +58,8 @@ type Receipt struct {
 	// Reconciled: the create's response was lost and the job was found in
 	// Close's job list instead.
 	Reconciled bool `json:"reconciled,omitempty"`
+	// Backup is the verified backup taken before the delete; nil with --backup off.
+	Backup *BackupInfo `json:"backup,omitempty"`
 }
 
 // Execution is a started bulk delete.
@@ -351,6 +353,21 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 	if rec.IDs == nil {
 		rec.SampleIDs = plan.SampleIDs
 	}
+	// The backup comes after the recount and the identity check (it copies what will be
+	// sent, and the ids the check read are the ones it must hold) and before the job list
+	// snapshot and the intent, so the intent names the backup that stands for this delete.
+	var knownIDs []string
+	if m.Complete {
+		knownIDs = m.IDs
+	}
+	backup, r := g.takeBackup(ctx, cl, plan, sent, knownIDs)
+	if r != nil {
+		serr := g.settle(ctx, planID, PlanAvailable)
+		return nil, withStateError(g.refuse(r, rec), serr)
+	}
+	if backup != nil {
+		rec.Backup = &AuditBackup{ID: backup.ID, Path: backup.Path, SHA256: backup.SHA256}
+	}
 	// The job list as it is before the create: after a lost answer, only
 	// jobs that are not in it can be the one this create made (another
 	// process with the same key may create the same delete meanwhile).
@@ -386,6 +403,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 		ConfirmedBy:      c.By,
 		AuditID:          intentID,
 		IDsChecked:       checked,
+		Backup:           backup,
 	}
 	// The plan stays claimed while the create is in flight (nobody else
 	// can use it) and is consumed once Close may have acted: on anything
@@ -443,6 +461,11 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 	g.knownJobs.put(job.ID, struct{}{}, g.now())
 	g.mu.Unlock()
 	out.JobID = job.ID
+	if backup != nil {
+		if err := g.backups.SetJob(backup.ID, job.ID); err != nil {
+			out.Reason = "the backup's manifest could not name the job: " + err.Error()
+		}
+	}
 	// The intent record already stands for this delete; if the outcome
 	// cannot be written the job still exists, so it is returned anyway with
 	// the intent's id.

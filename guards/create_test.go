@@ -105,7 +105,7 @@ func TestCreateCancelledMidway(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, harnessOpts{})
 			store := cancelAwareStore{NewMemoryStoreClock(h.clock.Now)}
-			g, err := New(Config{Store: store, Audit: h.log, Environment: "sandbox", Now: h.clock.Now})
+			g, err := New(Config{Store: store, Audit: h.log, Environment: "sandbox", Now: h.clock.Now, Policy: Policy{Backup: BackupOff}})
 			if err != nil {
 				t.Fatal(err)
 			}

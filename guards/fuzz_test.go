@@ -36,7 +36,7 @@ func FuzzOpenState(f *testing.F) {
 	}
 	f.Cleanup(func() { log.Close() })
 	start := time.Now()
-	g, err := guards.New(guards.Config{Audit: log, Environment: "sandbox", Now: func() time.Time { return start },
+	g, err := guards.New(guards.Config{Audit: log, Environment: "sandbox", Now: func() time.Time { return start }, Policy: guards.Policy{Backup: guards.BackupOff},
 		SealKey: bytes.Repeat([]byte{7}, 32)})
 	if err != nil {
 		f.Fatal(err)

@@ -114,6 +114,11 @@ type Policy struct {
 	// preview past a cap is refused as plans_full. 0 → 100 and 64 MiB.
 	MaxPlansPerPrincipal int
 	MaxPlanBytes         int64
+	// Backup says whether a verified backup must be taken before each delete. "" →
+	// BackupRequired, which needs Config.Backups.
+	Backup BackupMode
+	// BackupTimeout bounds one backup. 0 → DefaultBackupTimeout.
+	BackupTimeout time.Duration
 }
 
 // Config builds a Guard.
@@ -131,6 +136,8 @@ type Config struct {
 	Environment string
 	// Now is the clock (tests inject one). nil → time.Now.
 	Now func() time.Time
+	// Backups take the backup before each delete; required unless Policy.Backup is BackupOff.
+	Backups Backups
 	// SealKey is the AES key (16, 24 or 32 bytes) for elicitation state.
 	// nil → a random 32-byte key, which is right for one process (stdio);
 	// replicas behind a load balancer must share one.
@@ -139,12 +146,13 @@ type Config struct {
 
 // Guard enforces the policy. It is safe for concurrent use.
 type Guard struct {
-	policy Policy
-	store  PlanStore
-	log    *AuditLog
-	env    string
-	now    func() time.Time
-	aead   cipher.AEAD
+	policy  Policy
+	store   PlanStore
+	log     *AuditLog
+	backups Backups
+	env     string
+	now     func() time.Time
+	aead    cipher.AEAD
 
 	nonces NonceStore
 
@@ -204,6 +212,22 @@ func New(c Config) (*Guard, error) {
 	default:
 		return nil, fmt.Errorf("guards: confirm mode %q is not auto, elicit, phrase or page", p.Confirm)
 	}
+	switch p.Backup {
+	case "":
+		p.Backup = BackupRequired
+	case BackupRequired, BackupOff:
+	default:
+		return nil, fmt.Errorf("guards: backup mode %q is not required or off", p.Backup)
+	}
+	if p.Backup == BackupRequired && c.Backups == nil {
+		return nil, errors.New("guards: --backup required needs a backup directory (Config.Backups); set Policy.Backup to off to delete without backups")
+	}
+	if p.BackupTimeout < 0 {
+		return nil, errors.New("guards: BackupTimeout must not be negative")
+	}
+	if p.BackupTimeout == 0 {
+		p.BackupTimeout = DefaultBackupTimeout
+	}
 	types := p.AllowedObjectTypes
 	if types == nil {
 		types = DefaultAllowedObjectTypes
@@ -248,6 +272,7 @@ func New(c Config) (*Guard, error) {
 		policy:     p,
 		store:      store,
 		log:        c.Audit,
+		backups:    c.Backups,
 		env:        c.Environment,
 		now:        now,
 		aead:       aead,

@@ -97,6 +97,9 @@ func (h *harness) client(key string) *closeapi.Client {
 // server process, as far as plans, nonces and known jobs go).
 func (h *harness) newGuard(p Policy) *Guard {
 	h.t.Helper()
+	if p.Backup == "" {
+		p.Backup = BackupOff // the backup step has its own tests (internal/server)
+	}
 	g, err := New(Config{Policy: p, Audit: h.log, Environment: "sandbox", Now: h.clock.Now})
 	if err != nil {
 		h.t.Fatal(err)

@@ -25,6 +25,9 @@ func newTestGuard(t *testing.T, p Policy, clock *testClock) (*Guard, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { log.Close() })
+	if p.Backup == "" {
+		p.Backup = BackupOff // the backup step has its own tests (internal/server)
+	}
 	g, err := New(Config{Policy: p, Audit: log, Environment: "sandbox", Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)

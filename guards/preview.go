@@ -161,6 +161,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 	if relativeMoments(node) {
 		warnings = append(warnings, fmt.Sprintf("the query has a relative date (now, an offset from now, or today): which objects match changes with time, so create checks that the delete still takes the previewed objects (every id up to %d, else the sample) and refuses if others would be taken", verifyUpTo))
 	}
+	warnings = append(warnings, g.backupWarnings()...)
 	if g.recentlyCreated(principal) {
 		warnings = append(warnings, "a bulk delete was started with this credential in the last minute; Close's search lags deletes by 30–60 seconds, so this count may still include objects that are being deleted, or miss ones that are changing (create recounts, never sends more than this count, and refuses if objects other than the previewed ones would be taken)")
 	}

@@ -115,6 +115,11 @@ const (
 	// plan is kept for a retry.
 	CodeRateLimited = "rate_limited"
 
+	// The backup before a delete.
+	CodeBackupFailed   = "backup_failed"
+	CodeBackupTimeout  = "backup_timeout"
+	CodeBackupMismatch = "backup_mismatch"
+
 	// Jobs (pause / resume).
 	CodeJobInvalidID = "job_invalid_id"
 	CodeJobNotFound  = "job_not_found"

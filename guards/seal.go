@@ -150,24 +150,33 @@ func (g *Guard) openState(token, principal, target string) (*sealedState, error)
 
 func (g *Guard) refuseState(r *Refusal, principal, target string) error {
 	rec := AuditRecord{Principal: principal}
-	if strings.HasPrefix(target, "plan_") {
+	switch {
+	case strings.HasPrefix(target, "plan_"):
 		rec.PlanID = target
-	} else {
+	case isBackupTarget(target):
+		rec = restoreRecord(principal, target)
+	default:
 		rec.JobID = target
 	}
 	return g.refuse(r, rec)
 }
 
 func purposeOf(target string) string {
-	if strings.HasPrefix(target, "plan_") {
+	switch {
+	case strings.HasPrefix(target, "plan_"):
 		return PurposeCreate
+	case isBackupTarget(target):
+		return PurposeRestore
 	}
 	return PurposeResume
 }
 
 func nextPreviewAgainIfCreate(target string) string {
-	if purposeOf(target) == PurposeCreate {
+	switch purposeOf(target) {
+	case PurposeCreate:
 		return "if the plan has expired too, " + lowerFirst(nextPreviewAgain)
+	case PurposeRestore:
+		return "nothing is restored until then."
 	}
 	return "the job stays paused until then."
 }

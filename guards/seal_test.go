@@ -153,14 +153,17 @@ func TestNewConfig(t *testing.T) {
 		cfg  Config
 		ok   bool
 	}{
-		{"defaults", Config{Audit: log}, true},
+		{"defaults (backup off)", Config{Audit: log, Policy: Policy{Backup: BackupOff}}, true},
+		{"backup required without backups", Config{Audit: log}, false},
+		{"bad backup mode", Config{Audit: log, Policy: Policy{Backup: "maybe"}}, false},
+		{"negative backup timeout", Config{Audit: log, Policy: Policy{Backup: BackupOff, BackupTimeout: -time.Second}}, false},
 		{"no audit", Config{}, false},
 		{"bad confirm", Config{Audit: log, Policy: Policy{Confirm: "maybe"}}, false},
 		{"negative max", Config{Audit: log, Policy: Policy{MaxObjects: -1}}, false},
 		{"negative ttl", Config{Audit: log, Policy: Policy{PlanTTL: -time.Second}}, false},
 		{"no types", Config{Audit: log, Policy: Policy{AllowedObjectTypes: []string{" "}}}, false},
 		{"short key", Config{Audit: log, SealKey: []byte("short")}, false},
-		{"16-byte key", Config{Audit: log, SealKey: make([]byte, 16)}, true},
+		{"16-byte key", Config{Audit: log, SealKey: make([]byte, 16), Policy: Policy{Backup: BackupOff}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

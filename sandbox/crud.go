@@ -238,7 +238,18 @@ func (st *store) checkValue(cf *customField, v any) error {
 	if v == nil {
 		return nil
 	}
-	tmp := &column{name: cf.col.name, kind: cf.col.kind, dateOnly: cf.col.dateOnly, multi: cf.col.multi}
+	// A contact or opportunity field has no lead column (cf.col); its type is the same in
+	// every column it has.
+	src := cf.col
+	for _, c := range cf.cols {
+		if src == nil && c != nil {
+			src = c
+		}
+	}
+	if src == nil {
+		return fmt.Errorf("%s belongs to no object", cf.Name)
+	}
+	tmp := &column{name: src.name, kind: src.kind, dateOnly: src.dateOnly, multi: src.multi}
 	if list, ok := v.([]any); ok && !cf.Multiple {
 		return fmt.Errorf("%s accepts one value, got a list", cf.Name)
 	} else if ok && cf.Type == "choices" {

@@ -93,7 +93,9 @@ manifest() {
     { "name": "get_bulk_delete", "description": "A job and its progress, optionally waiting for it to finish." },
     { "name": "pause_bulk_delete", "description": "Pauses a running job." },
     { "name": "resume_bulk_delete", "description": "Resumes a paused job after the person confirms." },
-    { "name": "lookup_close_ids", "description": "Ids of lead statuses, custom fields, Smart Views and users." }
+    { "name": "lookup_close_ids", "description": "Ids of lead statuses, custom fields, Smart Views and users." },
+    { "name": "restore_bulk_delete", "description": "Recreates what a bulk delete removed, from its backup, after a dry run and the person's confirmation." },
+    { "name": "list_backups", "description": "Lists the backups taken before deletes." }
   ],
   "compatibility": { "platforms": ["$platform"] }
 }

@@ -81,6 +81,9 @@ func newGuard(t *testing.T, p guards.Policy) *guards.Guard {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { log.Close() })
+	if p.Backup == "" {
+		p.Backup = guards.BackupOff // the backup step has its own tests (internal/server)
+	}
 	g, err := guards.New(guards.Config{Policy: p, Audit: log, Environment: "sandbox"})
 	if err != nil {
 		t.Fatal(err)

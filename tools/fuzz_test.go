@@ -81,7 +81,7 @@ func FuzzToolArguments(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { log.Close() })
-	g, err := guards.New(guards.Config{Audit: log, Environment: "sandbox"})
+	g, err := guards.New(guards.Config{Audit: log, Environment: "sandbox", Policy: guards.Policy{Backup: guards.BackupOff}})
 	if err != nil {
 		f.Fatal(err)
 	}

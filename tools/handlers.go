@@ -257,6 +257,10 @@ func (t *toolset) create(ctx context.Context, req mcp.CallToolRequest, cl *close
 			return t.d.Guard.BeginCreate(ctx, cl, a.PlanID)
 		},
 		run: func(ctx context.Context, c guards.Confirmation) *mcp.CallToolResult {
+			notify := progressNotifier(ctx, req)
+			ctx = guards.WithBackupProgress(ctx, func(p guards.BackupProgress) {
+				notify(float64(p.Done), float64(p.Total), "backup: "+p.Message)
+			})
 			ex, err := t.d.Guard.Create(ctx, cl, a.PlanID, c)
 			if err != nil {
 				return failure(err, effectCreate, "such object")

@@ -82,6 +82,9 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	t.Cleanup(func() { log.Close() })
 	pol := o.policy
 	pol.Confirm = o.confirm
+	if pol.Backup == "" {
+		pol.Backup = guards.BackupOff // the backup step has its own tests (internal/server)
+	}
 	f.guard, err = guards.New(guards.Config{Policy: pol, Audit: log, Environment: "sandbox", Now: f.clock.Now})
 	if err != nil {
 		t.Fatalf("guard: %v", err)

@@ -38,6 +38,8 @@ const (
 	effectPause
 	// effectResume: the job stays paused.
 	effectResume
+	// effectRestore: a restore that did not start (nothing created, nothing deleted).
+	effectRestore
 )
 
 // errorResult renders text as an isError result.

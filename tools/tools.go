@@ -1,4 +1,4 @@
-// Package tools is bulkguard's MCP surface: seven tool definitions (schemas,
+// Package tools is bulkguard's MCP surface: nine tool definitions (schemas,
 // annotations, descriptions), strict argument decoding, the elicitation
 // round trip that asks the person for the confirmation phrase, and the
 // structured or isError results the model reads. It is thin on purpose:
@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/bulkguard/bulkguard/backup"
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
 	"github.com/bulkguard/bulkguard/internal/approval"
@@ -44,6 +45,9 @@ type Deps struct {
 	// ElicitTimeout bounds each wait for the person; 0 means
 	// DefaultElicitTimeout.
 	ElicitTimeout time.Duration
+	// Backups is the backup directory restore_bulk_delete and list_backups read; nil: those
+	// tools answer that the server keeps no backups.
+	Backups *backup.Store
 }
 
 // Tool names: part of the contract with clients and models.
@@ -109,9 +113,11 @@ func Tools(d Deps) []server.ServerTool {
 		{defCreate, t.create, false},
 		{defGet, t.get, true},
 		{defList, t.list, true},
+		{defListBackups, t.listBackups, true},
 		{defLookup, t.lookup, true},
 		{defPause, t.pause, false},
 		{defPreview, t.preview, true},
+		{defRestore, t.restore, false},
 		{defResume, t.resume, false},
 	}
 	out := make([]server.ServerTool, 0, len(all))

@@ -38,7 +38,7 @@ func TestWalkthrough(t *testing.T) {
 		t.Fatalf("no job started:\n%s", s)
 	}
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`connected to bulkguard .* 7 tools`),
+		regexp.MustCompile(`connected to bulkguard .* 9 tools`),
 		regexp.MustCompile(`→ lookup_close_ids \{"kind":"lead_statuses"\}`),
 		regexp.MustCompile(`✓ "Bad Fit" is stat_[A-Za-z0-9]+`),
 		regexp.MustCompile(`→ preview_bulk_delete`),

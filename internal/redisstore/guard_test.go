@@ -54,7 +54,8 @@ func newReplicas(t *testing.T) *replicas {
 		}
 		t.Cleanup(func() { _ = log.Close() })
 		st := open(t, r.redis, redisstore.Options{Timeout: 500 * time.Millisecond})
-		g, err := guards.New(guards.Config{Store: st, Nonces: st, SealKey: key, Audit: log, Environment: "sandbox"})
+		g, err := guards.New(guards.Config{Store: st, Nonces: st, SealKey: key, Audit: log, Environment: "sandbox",
+			Policy: guards.Policy{Backup: guards.BackupOff}}) // the backup step has its own tests (internal/server)
 		if err != nil {
 			t.Fatal(err)
 		}

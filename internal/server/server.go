@@ -19,6 +19,7 @@ import (
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/bulkguard/bulkguard/backup"
 	"github.com/bulkguard/bulkguard/closeapi"
 	"github.com/bulkguard/bulkguard/guards"
 	"github.com/bulkguard/bulkguard/internal/oauth"
@@ -84,6 +85,9 @@ type Config struct {
 	Policy guards.Policy
 	// AuditLog is the audit log's path; required.
 	AuditLog string
+	// BackupDir holds the backups taken before deletes (Policy.Backup says whether one is
+	// required); "" means "backups" beside AuditLog.
+	BackupDir string
 	// ReadOnly registers only the tools that change nothing.
 	ReadOnly bool
 	// AllowClientKeys lets an HTTP request bring its own Close API key in
@@ -212,7 +216,15 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 			log.Error("close audit log", "path", cfg.AuditLog, "err", err)
 		}
 	})
-	if s.guard, err = guards.New(guards.Config{
+	mode := cfg.Policy.Backup
+	if mode == "" {
+		mode = guards.BackupRequired
+	}
+	store, err := openBackups(cfg.BackupDir, cfg.AuditLog, mode)
+	if err != nil {
+		return nil, nil, &ConfigError{Err: err}
+	}
+	gcfg := guards.Config{
 		Policy:      cfg.Policy,
 		Audit:       audit,
 		Environment: s.backend.Environment,
@@ -220,7 +232,11 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 		Store:       s.shared.plans,
 		Nonces:      s.shared.nonces,
 		SealKey:     cfg.SealKey,
-	}); err != nil {
+	}
+	if store != nil {
+		gcfg.Backups = backups{store}
+	}
+	if s.guard, err = guards.New(gcfg); err != nil {
 		return nil, nil, fmt.Errorf("guard: %w", err)
 	}
 
@@ -232,6 +248,7 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 		AllowClientKeys: cfg.AllowClientKeys,
 		Logger:          log,
 		Version:         cfg.Version,
+		Backups:         store,
 	}
 	if cfg.AllowClientKeys {
 		deps.ClientForKey = s.ClientForKey
@@ -268,7 +285,8 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 		"version", cfg.Version, "transport", cfg.Transport, "environment", s.backend.Environment,
 		"read_only", cfg.ReadOnly, "max_objects", pol.MaxObjects, "allowed_object_types", pol.AllowedObjectTypes,
 		"confirm", string(pol.Confirm), "plan_ttl", pol.PlanTTL.String(), "audit_log", cfg.AuditLog,
-		"store", RedactStoreURL(s.shared.store), "replica", s.shared.replica, "auth", s.shared.auth)
+		"store", RedactStoreURL(s.shared.store), "replica", s.shared.replica, "auth", s.shared.auth,
+		"backup", string(mode), "backup_dir", backupDirOf(store))
 	return s, closeAll, nil
 }
 
@@ -375,4 +393,11 @@ func (s *Server) ServeStdio(ctx context.Context, stdin io.Reader, stdout io.Writ
 	default:
 		return fmt.Errorf("stdio: %w", err)
 	}
+}
+
+func backupDirOf(s *backup.Store) string {
+	if s == nil {
+		return ""
+	}
+	return s.Dir()
 }
