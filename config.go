@@ -486,8 +486,38 @@ func parseSandbox(args []string, lookup func(string) (string, bool), stdout io.W
 	return cfg, false, nil
 }
 
+// validateSandboxOptions refuses sandbox flag values sandbox.New would
+// refuse, by flag, so that a bad BULKGUARD_SANDBOX_* value exits 2 and is
+// named even in Close mode, where no sandbox is built.
+func validateSandboxOptions(o sandbox.Options) error {
+	switch {
+	case o.Leads < 0 || o.Leads > sandbox.MaxLeads:
+		return badFlag("leads", "--leads %d: want 0 to %d", o.Leads, sandbox.MaxLeads)
+	case o.DeleteRate < 0:
+		return badFlag("delete-rate", "--delete-rate %g: want 0 (unlimited) or more", o.DeleteRate)
+	case o.BatchSize < 0:
+		return badFlag("batch-size", "--batch-size %d: want 0 (the default) or more", o.BatchSize)
+	case o.Latency < 0:
+		return badFlag("latency", "--latency %s: want 0s or more", o.Latency)
+	case o.RateLimit < 0:
+		return badFlag("rate-limit", "--rate-limit %d: want 0 (off) or more", o.RateLimit)
+	case o.FailureRate < 0 || o.FailureRate > 1:
+		return badFlag("fail-rate", "--fail-rate %g: want a share from 0 to 1", o.FailureRate)
+	case o.DropRate < 0 || o.DropRate > 1:
+		return badFlag("drop-rate", "--drop-rate %g: want a share from 0 to 1", o.DropRate)
+	case o.DropAfterCreate < 0:
+		return badFlag("drop-after-create", "--drop-after-create %d: want 0 (off) or more", o.DropAfterCreate)
+	case o.IndexLag < 0:
+		return badFlag("index-lag", "--index-lag %s: want 0s or more", o.IndexLag)
+	}
+	return nil
+}
+
 // validate checks the sandbox command's own values.
 func (cfg *sandboxConfig) validate() error {
+	if err := validateSandboxOptions(cfg.Opts); err != nil {
+		return err
+	}
 	if err := validateListen(cfg.Listen); err != nil {
 		return err
 	}
@@ -502,6 +532,9 @@ func (cfg *sandboxConfig) validate() error {
 // validate checks every value and fills the derived fields. Each message
 // names the flag and says what is accepted.
 func (cfg *serveConfig) validate() error {
+	if err := validateSandboxOptions(cfg.SandboxOpts); err != nil {
+		return err
+	}
 	switch cfg.Transport {
 	case "stdio", "http", "sse":
 	default:
