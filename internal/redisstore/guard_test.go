@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +28,11 @@ type replicas struct {
 	redis *testkit.Redis
 }
 
-func newReplicas(t *testing.T) *replicas {
+func newReplicas(t *testing.T) *replicas { return newReplicasWith(t, guards.Policy{}, nil) }
+
+// newReplicasWith is newReplicas with a policy and a clock (nil → real
+// time) for both guards and their stores.
+func newReplicasWith(t *testing.T, policy guards.Policy, now func() time.Time) *replicas {
 	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{EmptyOrg: true})
 	if err != nil {
@@ -53,8 +58,8 @@ func newReplicas(t *testing.T) *replicas {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = log.Close() })
-		st := open(t, r.redis, redisstore.Options{Timeout: 500 * time.Millisecond})
-		g, err := guards.New(guards.Config{Store: st, Nonces: st, SealKey: key, Audit: log, Environment: "sandbox"})
+		st := open(t, r.redis, redisstore.Options{Timeout: 500 * time.Millisecond, Now: now})
+		g, err := guards.New(guards.Config{Policy: policy, Store: st, Nonces: st, SealKey: key, Audit: log, Environment: "sandbox", Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,4 +180,60 @@ func TestGuardsShareRedis(t *testing.T) {
 	if n := len(r.sb.Jobs()); n != jobs+1 {
 		t.Fatalf("%d jobs after recovery, want %d", n, jobs+1)
 	}
+}
+
+// TestGuardsSharePlanCaps: the plan caps hold across replicas: previews on
+// A and B fill one credential's cap together, and a preview on either is
+// then refused as plans_full; expired plans free room; with Redis down a
+// preview is refused as store_unavailable, and works again once it is back.
+func TestGuardsSharePlanCaps(t *testing.T) {
+	clock := &testkit.Clock{}
+	r := newReplicasWith(t, guards.Policy{MaxPlansPerPrincipal: 3}, clock.Now)
+	ctx := context.Background()
+	_, in := r.leads("Capped", 2)
+	for _, g := range []*guards.Guard{r.a, r.b, r.a} {
+		r.preview(g, in)
+	}
+	for name, g := range map[string]*guards.Guard{"A": r.a, "B": r.b} {
+		_, err := g.Preview(ctx, r.cl, in)
+		wantCode(t, "fourth preview on "+name, err, guards.CodePlansFull)
+		if !strings.Contains(err.Error(), "already holds 3 unexpired plans") {
+			t.Errorf("refusal on %s: %v", name, err)
+		}
+	}
+
+	clock.Advance(guards.DefaultPlanTTL)
+	p := r.preview(r.b, in)
+	r.preview(r.a, in)
+
+	r.redis.Stop()
+	jobs := len(r.sb.Jobs())
+	_, err := r.a.Preview(ctx, r.cl, in)
+	wantCode(t, "preview with Redis down", err, guards.CodeStoreUnavailable)
+	if !strings.Contains(err.Error(), "Nothing was deleted") {
+		t.Errorf("refusal %q does not say nothing was deleted", err)
+	}
+	if n := len(r.sb.Jobs()); n != jobs {
+		t.Fatalf("%d jobs were started with Redis down", n-jobs)
+	}
+	r.redis.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := r.b.Preview(ctx, r.cl, in)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("preview did not recover within 10s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The restarted Redis kept nothing: the plan from before is unknown,
+	// and the count started again.
+	_, err = r.a.Create(ctx, r.cl, p.PlanID, confirm(p))
+	wantCode(t, "create of a plan Redis lost", err, guards.CodePlanUnknown)
+	r.preview(r.a, in)
+	r.preview(r.b, in)
+	_, err = r.a.Preview(ctx, r.cl, in)
+	wantCode(t, "fourth preview after the restart", err, guards.CodePlansFull)
 }
