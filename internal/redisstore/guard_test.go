@@ -237,3 +237,29 @@ func TestGuardsSharePlanCaps(t *testing.T) {
 	_, err = r.a.Preview(ctx, r.cl, in)
 	wantCode(t, "fourth preview after the restart", err, guards.CodePlansFull)
 }
+
+// TestGuardsPlanLeftClaimed: a replica that claimed a plan and never
+// settled it (its claim's answer was lost, or its finish failed while
+// Redis was down) leaves it claimed; a create on another replica is
+// refused as plan_in_use without claiming that a create is running, and
+// nothing reaches Close.
+func TestGuardsPlanLeftClaimed(t *testing.T) {
+	r := newReplicas(t)
+	ctx := context.Background()
+	_, in := r.leads("Stuck", 2)
+	p := r.preview(r.a, in)
+	lost := open(t, r.redis, redisstore.Options{})
+	if _, _, err := lost.Claim(ctx, p.PlanID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.b.Create(ctx, r.cl, p.PlanID, confirm(p))
+	wantCode(t, "create of a plan left claimed", err, guards.CodePlanInUse)
+	for _, want := range []string{"may be executing it", "could not record its outcome", "until it expires at", "preview_bulk_delete again"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q lacks %q", err, want)
+		}
+	}
+	if n := len(r.sb.Jobs()); n != 0 {
+		t.Fatalf("%d jobs started", n)
+	}
+}
