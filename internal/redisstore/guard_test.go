@@ -136,10 +136,10 @@ func TestGuardsShareRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.b.OpenState(tok, r.cl.Principal(), p.PlanID); err != nil {
+	if err := r.b.OpenState(context.Background(), tok, r.cl.Principal(), p.PlanID); err != nil {
 		t.Fatalf("B opens A's sealed state: %v", err)
 	}
-	wantCode(t, "A opens the state B opened", r.a.OpenState(tok, r.cl.Principal(), p.PlanID), guards.CodeStateReplayed)
+	wantCode(t, "A opens the state B opened", r.a.OpenState(context.Background(), tok, r.cl.Principal(), p.PlanID), guards.CodeStateReplayed)
 
 	// Redis goes away with a plan previewed and a state sealed.
 	tok, err = r.b.SealState(pending, r.cl.Principal())
@@ -150,7 +150,7 @@ func TestGuardsShareRedis(t *testing.T) {
 	jobs := len(r.sb.Jobs())
 	_, err = r.a.Create(ctx, r.cl, p.PlanID, confirm(p))
 	wantCode(t, "create with Redis down", err, guards.CodeStoreUnavailable)
-	wantCode(t, "open state with Redis down", r.a.OpenState(tok, r.cl.Principal(), p.PlanID), guards.CodeStoreUnavailable)
+	wantCode(t, "open state with Redis down", r.a.OpenState(context.Background(), tok, r.cl.Principal(), p.PlanID), guards.CodeStoreUnavailable)
 	_, err = r.b.Preview(ctx, r.cl, in)
 	wantCode(t, "preview with Redis down", err, guards.CodeStoreUnavailable)
 	if n := len(r.sb.Jobs()); n != jobs {
@@ -261,5 +261,26 @@ func TestGuardsPlanLeftClaimed(t *testing.T) {
 	}
 	if n := len(r.sb.Jobs()); n != 0 {
 		t.Fatalf("%d jobs started", n)
+	}
+}
+
+// TestOpenStateUsesCallerContext: the nonce spend runs under the caller's
+// context: a call already cancelled is refused as store_unavailable
+// without spending the nonce, so the same confirmation opens once the
+// caller's context is live.
+func TestOpenStateUsesCallerContext(t *testing.T) {
+	r := newReplicas(t)
+	_, in := r.leads("Ctx", 2)
+	p := r.preview(r.a, in)
+	pending := &guards.Pending{Purpose: guards.PurposeCreate, Target: p.PlanID, Phrase: p.ConfirmationPhrase, ExpiresAt: time.Now().Add(time.Minute)}
+	tok, err := r.a.SealState(pending, r.cl.Principal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	wantCode(t, "open with a cancelled context", r.b.OpenState(cancelled, tok, r.cl.Principal(), p.PlanID), guards.CodeStoreUnavailable)
+	if err := r.b.OpenState(context.Background(), tok, r.cl.Principal(), p.PlanID); err != nil {
+		t.Fatalf("open with a live context after the cancelled one: %v", err)
 	}
 }
