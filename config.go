@@ -358,9 +358,9 @@ func newServeFlags(cfg *serveConfig) *cliFlags {
 	c.str(&cfg.OAuthDeleteScope, "oauth-delete-scope", "BULKGUARD_OAUTH_DELETE_SCOPE", oauth.DefaultDeleteScope,
 		"`scope` create and resume need in addition")
 	c.integer(&cfg.MaxPlansPerPrincipal, "max-plans-per-principal", "BULKGUARD_MAX_PLANS_PER_PRINCIPAL", guards.DefaultMaxPlansPerPrincipal,
-		"most unexpired plans one Close credential may hold; a preview past it is refused (plans_full)")
+		"most unexpired plans one Close credential may hold (with a Redis store: across all replicas); a preview past it is refused (plans_full)")
 	c.value(&cfg.MaxPlanBytes, "max-plan-bytes", "BULKGUARD_MAX_PLAN_BYTES",
-		"most memory (`size` of the encoded plans, up to 64MiB) all unexpired plans may hold; a preview past it is refused (plans_full)")
+		"most memory (`size` of the encoded plans, up to 64MiB) all unexpired plans may hold (with a Redis store: one credential's, across replicas); a preview past it is refused (plans_full)")
 	c.integer(&cfg.MaxHTTPSessions, "max-http-sessions", "BULKGUARD_MAX_HTTP_SESSIONS", server.DefaultMaxHTTPSessions,
 		"most live streamable-HTTP sessions; past it the least recently used one ends (its client gets 404 and initializes again)")
 	c.duration(&cfg.HTTPSessionTTL, "http-session-ttl", "BULKGUARD_HTTP_SESSION_TTL", server.DefaultHTTPSessionIdleTTL,

@@ -59,43 +59,54 @@ func TestPlanCapsPreview(t *testing.T) {
 }
 
 // TestPlanBudget: the caps count per principal and in total, expired plans
-// stop counting, and a plan that was not saved can be forgotten.
+// stop counting, and a plan that was not saved can be unreserved.
 func TestPlanBudget(t *testing.T) {
+	ctx := context.Background()
 	now := time.Now()
-	b := newPlanBudget(2, 1<<20, time.Minute)
-	mk := func(principal string, ttl time.Duration) *Plan {
-		return &Plan{ID: newPlanID(), Principal: principal, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	b := newPlanBudget()
+	reserve := func(b *planBudget, principal string, size int64, ttl time.Duration, at time.Time, maxBytes int64) (PlanUsage, string) {
+		t.Helper()
+		id := newPlanID()
+		u, err := b.ReservePlan(ctx, PlanReservation{Principal: principal, ID: id, Bytes: size,
+			ExpiresAt: now.Add(ttl), Now: at, MaxPlans: 2, MaxBytes: maxBytes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u, id
 	}
-	for _, p := range []*Plan{mk("a", time.Minute), mk("a", time.Hour), mk("b", time.Minute)} {
-		if r := b.admit(p, now); r != nil {
-			t.Fatalf("admit: %v", r)
+	for _, p := range []struct {
+		principal string
+		ttl       time.Duration
+	}{{"a", time.Minute}, {"a", time.Hour}, {"b", time.Minute}} {
+		if u, _ := reserve(b, p.principal, 100, p.ttl, now, 1<<20); !u.Admitted {
+			t.Fatalf("reserve %s: %+v", p.principal, u)
 		}
 	}
-	if r := b.admit(mk("a", time.Minute), now); r == nil || r.Code != CodePlansFull {
-		t.Fatalf("third plan of a: %v", r)
+	if u, _ := reserve(b, "a", 100, time.Minute, now, 1<<20); u.Admitted || u.Plans != 2 {
+		t.Fatalf("third plan of a: %+v", u)
 	}
 	// One of a's plans expires: a has room for one more.
 	later := now.Add(time.Minute)
-	if r := b.admit(mk("a", time.Hour), later); r != nil {
-		t.Fatalf("after expiry: %v", r)
+	if u, _ := reserve(b, "a", 100, time.Hour, later, 1<<20); !u.Admitted {
+		t.Fatalf("after expiry: %+v", u)
 	}
-	if r := b.admit(mk("a", time.Hour), later); r == nil {
+	if u, _ := reserve(b, "a", 100, time.Hour, later, 1<<20); u.Admitted {
 		t.Fatal("a over its cap again")
 	}
-	p := mk("c", time.Hour)
-	if r := b.admit(p, later); r != nil {
-		t.Fatal(r)
+	u, id := reserve(b, "c", 100, time.Hour, later, 1<<20)
+	if !u.Admitted {
+		t.Fatal(u)
 	}
-	b.forget(p.ID)
+	if err := b.UnreservePlan(ctx, "c", id); err != nil {
+		t.Fatal(err)
+	}
 	if n := b.byPrincipal["c"]; n != 0 {
-		t.Errorf("c still counts %d plans after forget", n)
+		t.Errorf("c still counts %d plans after UnreservePlan", n)
 	}
 
-	small := newPlanBudget(100, 1<<10, time.Minute)
-	big := mk("a", time.Hour)
-	big.Summary = strings.Repeat("x", 2<<10)
-	if r := small.admit(big, now); r == nil || !strings.Contains(r.Problem, "--max-plan-bytes") {
-		t.Fatalf("a plan over the byte cap: %v", r)
+	small := newPlanBudget()
+	if u, _ := reserve(small, "a", 2<<10, time.Hour, now, 1<<10); u.Admitted || u.BytesPerPrincipal {
+		t.Fatalf("a plan over the byte cap: %+v", u)
 	}
 	if small.bytes != 0 {
 		t.Errorf("a refused plan counts %d bytes", small.bytes)

@@ -147,10 +147,13 @@ func (g *Guard) checkPlan(ctx context.Context, principal, planID string) (*Plan,
 			Problem: "plan " + planID + " was made with a different Close credential",
 			Next:    "A plan can only be executed with the credential that previewed it. " + nextPreviewAgain}, rec)
 	}
-	if r := stateRefusal(planID, state); r != nil {
+	expired := !g.now().Before(plan.ExpiresAt)
+	// A claimed plan past its expiry is refused as expired: its in-use
+	// message names a time that has passed.
+	if r := stateRefusal(plan, state); r != nil && (state != PlanClaimed || !expired) {
 		return nil, g.refuse(r, rec)
 	}
-	if !g.now().Before(plan.ExpiresAt) {
+	if expired {
 		return nil, g.refuse(&Refusal{Code: CodePlanExpired, Pointer: "/plan_id",
 			Problem: fmt.Sprintf("plan %s expired at %s (plans last %s)", planID, plan.ExpiresAt.UTC().Format(time.RFC3339), g.policy.PlanTTL),
 			Next:    nextPreviewAgain}, rec)
@@ -169,12 +172,23 @@ func (g *Guard) checkPlan(ctx context.Context, principal, planID string) (*Plan,
 	return plan, nil
 }
 
-func stateRefusal(planID string, s PlanState) *Refusal {
+// stateRefusal refuses a plan that is not available. A claimed plan is
+// either being executed, or was left claimed by a create that could not
+// record its outcome (its claim's answer was lost, or the release or
+// finish failed while the store was down): the guard cannot tell which,
+// and the plan stays claimed until it expires in the second case, so the
+// refusal says both and what to do in either.
+func stateRefusal(plan *Plan, s PlanState) *Refusal {
+	planID := plan.ID
 	switch s {
 	case PlanClaimed:
 		return &Refusal{Code: CodePlanInUse, Pointer: "/plan_id",
-			Problem: "another create_bulk_delete call is executing plan " + planID + " right now",
-			Next:    "Do not call create again: wait a moment, then check list_bulk_deletes for the job it started."}
+			Problem: "plan " + planID + " is held by a create_bulk_delete call: another one may be executing it right now, " +
+				"or an earlier attempt could not record its outcome (for example while bulkguard's store was unavailable), " +
+				"which leaves the plan held until it expires at " + plan.ExpiresAt.UTC().Format(time.RFC3339),
+			Next: "Do not call create_bulk_delete again with this plan. Check list_bulk_deletes for a job it started: if there is one, " +
+				"that is this delete (follow it with get_bulk_delete). If none appears within a minute, call preview_bulk_delete again " +
+				"for a new plan, which counts what still matches now."}
 	case PlanConsumed:
 		return &Refusal{Code: CodePlanConsumed, Pointer: "/plan_id",
 			Problem: "plan " + planID + " was already used to send a bulk delete (a plan runs once)",
@@ -267,7 +281,7 @@ func (g *Guard) Create(ctx context.Context, cl *closeapi.Client, planID string, 
 	claimed, state, err := g.claim(ctx, planID)
 	switch {
 	case errors.Is(err, ErrPlanNotAvailable):
-		if r := stateRefusal(planID, state); r != nil {
+		if r := stateRefusal(plan, state); r != nil {
 			return nil, g.refuse(r, rec)
 		}
 		return nil, &Error{Op: "claim plan", Err: err}

@@ -746,12 +746,12 @@ func TestElicitationRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRefusal(t, h.g.OpenState(tok, h.cl.Principal(), other.PlanID), CodeStateWrongTarget)
-	wantRefusal(t, h.g.OpenState(tok, h.client("another-key").Principal(), p.PlanID), CodeStateForeign)
-	if err := h.g.OpenState(tok, h.cl.Principal(), p.PlanID); err != nil {
+	wantRefusal(t, h.g.OpenState(context.Background(), tok, h.cl.Principal(), other.PlanID), CodeStateWrongTarget)
+	wantRefusal(t, h.g.OpenState(context.Background(), tok, h.client("another-key").Principal(), p.PlanID), CodeStateForeign)
+	if err := h.g.OpenState(context.Background(), tok, h.cl.Principal(), p.PlanID); err != nil {
 		t.Fatal(err)
 	}
-	wantRefusal(t, h.g.OpenState(tok, h.cl.Principal(), p.PlanID), CodeStateReplayed)
+	wantRefusal(t, h.g.OpenState(context.Background(), tok, h.cl.Principal(), p.PlanID), CodeStateReplayed)
 	ex, err := h.g.Create(ctx, h.cl, p.PlanID, Confirmation{By: ConfirmedByElicitation, Phrase: pending.Phrase})
 	if err != nil {
 		t.Fatal(err)
@@ -771,5 +771,5 @@ func TestElicitationRoundTrip(t *testing.T) {
 	}
 	stok, _ := short.g.SealState(spending, short.cl.Principal())
 	short.clock.Advance(time.Minute)
-	wantRefusal(t, short.g.OpenState(stok, short.cl.Principal(), sp.PlanID), CodeStateExpired)
+	wantRefusal(t, short.g.OpenState(context.Background(), stok, short.cl.Principal(), sp.PlanID), CodeStateExpired)
 }

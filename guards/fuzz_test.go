@@ -2,6 +2,7 @@ package guards_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"path/filepath"
@@ -64,10 +65,10 @@ func FuzzOpenState(f *testing.F) {
 	// The property below means something only if sealed tokens do open:
 	// one does, once.
 	probe := seal(principals[0], targets[0])
-	if err := g.OpenState(probe.token, probe.principal, probe.target); err != nil {
+	if err := g.OpenState(context.Background(), probe.token, probe.principal, probe.target); err != nil {
 		f.Fatalf("a freshly sealed token does not open: %v", err)
 	}
-	if err := g.OpenState(probe.token, probe.principal, probe.target); err == nil {
+	if err := g.OpenState(context.Background(), probe.token, probe.principal, probe.target); err == nil {
 		f.Fatal("a sealed token opened twice")
 	}
 	decode := func(tok string) []byte {
@@ -108,7 +109,7 @@ func FuzzOpenState(f *testing.F) {
 			}
 			tok = base64.RawURLEncoding.EncodeToString(b)
 		}
-		err := g.OpenState(tok, principal, target)
+		err := g.OpenState(context.Background(), tok, principal, target)
 		if err != nil {
 			var r *guards.Refusal
 			if !errors.As(err, &r) || !stateCodes[r.Code] {

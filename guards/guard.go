@@ -112,6 +112,8 @@ type Policy struct {
 	// MaxPlansPerPrincipal and MaxPlanBytes cap the unexpired plans one
 	// credential holds (count) and all of them hold (encoded bytes); a
 	// preview past a cap is refused as plans_full. 0 → 100 and 64 MiB.
+	// A Store that is a PlanCounter counts them itself (see PlanCounter):
+	// the Redis store makes MaxPlanBytes per credential.
 	MaxPlansPerPrincipal int
 	MaxPlanBytes         int64
 	// Backup says whether a verified backup must be taken before each delete. "" →
@@ -163,7 +165,7 @@ type Guard struct {
 	names     nameCache     // names of ids, for summaries
 	orgTotals orgTotalCache // objects of each type, for match_all and the share
 
-	plans *planBudget // caps on the plans saved
+	plans PlanCounter // caps on the plans saved: the store's, or planBudget
 }
 
 // New checks the configuration and fills in defaults.
@@ -250,6 +252,10 @@ func New(c Config) (*Guard, error) {
 	if store == nil {
 		store = NewMemoryStoreClock(now)
 	}
+	counter, ok := store.(PlanCounter)
+	if !ok {
+		counter = newPlanBudget()
+	}
 	nonces := c.Nonces
 	if nonces == nil {
 		nonces = NewMemoryNonces(now)
@@ -279,7 +285,7 @@ func New(c Config) (*Guard, error) {
 		nonces:     nonces,
 		knownJobs:  newTimedMap[struct{}](knownJobsTTL, maxTracked),
 		lastCreate: newTimedMap[struct{}](indexLagWindow, maxTracked),
-		plans:      newPlanBudget(p.MaxPlansPerPrincipal, p.MaxPlanBytes, p.PlanTTL),
+		plans:      counter,
 	}, nil
 }
 

@@ -116,8 +116,9 @@ var ErrPlanNotAvailable = errors.New("plan not available")
 // "consumed" can be told apart from "unknown". A store may drop an expired
 // plan's query and sample (see MemoryStore) but must then refuse to Claim it.
 //
-// The caps on plans (Policy.MaxPlansPerPrincipal, MaxPlanBytes) are the
-// guard's, counted before Save: a store need not enforce them.
+// The caps on plans (Policy.MaxPlansPerPrincipal, MaxPlanBytes) are
+// counted by the guard before Save, in its own ledger unless the store is
+// also a PlanCounter (which a store shared by replicas should be).
 type PlanStore interface {
 	// Save stores a new plan in PlanAvailable.
 	Save(ctx context.Context, p *Plan) error

@@ -297,11 +297,13 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 			Problem: "the audit log could not be written (" + err.Error() + ")",
 			Next:    "Ask the operator to fix the audit log (--audit-log path, disk space, permissions), then call preview_bulk_delete again."}
 	}
-	if r := g.plans.admit(plan, g.now()); r != nil {
+	if r := g.reservePlan(ctx, plan); r != nil {
 		return nil, g.refuse(r, prec)
 	}
 	if err := g.store.Save(ctx, plan); err != nil {
-		g.plans.forget(plan.ID)
+		// A reservation left behind only counts until the plan's expiry,
+		// so failing to undo it (the store is likely down) is harmless.
+		_ = g.plans.UnreservePlan(context.WithoutCancel(ctx), plan.Principal, plan.ID)
 		return nil, &Error{Op: "save plan", Err: err}
 	}
 

@@ -89,8 +89,10 @@ func (g *Guard) SealState(p *Pending, principal string) (string, error) {
 // OpenState checks a token that came back from the client: it must be
 // intact, for this principal, for this target (and the purpose that target
 // implies), not expired and not opened before. Each failure is a distinct
-// *Refusal. Success burns the token.
-func (g *Guard) OpenState(token, principal, target string) error {
+// *Refusal. Success burns the token. ctx bounds the nonce store's call
+// (cut to nonceSpendTimeout): a call that cancels or times out is refused
+// as store_unavailable, and the person is asked again.
+func (g *Guard) OpenState(ctx context.Context, token, principal, target string) error {
 	st, err := g.openState(token, principal, target)
 	if err != nil {
 		return err
@@ -110,9 +112,9 @@ func (g *Guard) OpenState(token, principal, target string) error {
 			Problem: "the confirmation state expired",
 			Next:    "Call the tool again to ask the person once more; " + nextPreviewAgainIfCreate(target)}, principal, target)
 	}
-	// OpenState has no context of its own; the store bounds the call with
-	// its own timeout.
-	fresh, err := g.nonces.Spend(context.Background(), principal, st.Nonce, time.Unix(st.Expires, 0))
+	ctx, cancel := context.WithTimeout(ctx, nonceSpendTimeout)
+	defer cancel()
+	fresh, err := g.nonces.Spend(ctx, principal, st.Nonce, time.Unix(st.Expires, 0))
 	if err != nil {
 		r, ok := AsRefusal(err)
 		if !ok {
@@ -127,6 +129,10 @@ func (g *Guard) OpenState(token, principal, target string) error {
 	}
 	return nil
 }
+
+// nonceSpendTimeout bounds the nonce store's call whatever the caller's
+// deadline: a tool call without one must not wait on a store that hangs.
+const nonceSpendTimeout = 5 * time.Second
 
 func (g *Guard) openState(token, principal, target string) (*sealedState, error) {
 	tampered := &Refusal{Code: CodeStateTampered,

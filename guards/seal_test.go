@@ -1,6 +1,7 @@
 package guards
 
 import (
+	"context"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -71,7 +72,7 @@ func TestSealOpen(t *testing.T) {
 		}, CodeStateExpired},
 		{"replayed", func(t *testing.T, g, _ *Guard, c *testClock) (*Guard, string, string, string) {
 			tok := seal(t, g, createPending(g, "plan_A", c.Now().Add(time.Hour)), alice)
-			if err := g.OpenState(tok, alice, "plan_A"); err != nil {
+			if err := g.OpenState(context.Background(), tok, alice, "plan_A"); err != nil {
 				t.Fatalf("first open: %v", err)
 			}
 			return g, tok, alice, "plan_A"
@@ -83,7 +84,7 @@ func TestSealOpen(t *testing.T) {
 			g, _ := newTestGuard(t, Policy{}, clock)
 			other, _ := newTestGuard(t, Policy{}, clock)
 			g2, tok, principal, target := tc.run(t, g, other, clock)
-			err := g2.OpenState(tok, principal, target)
+			err := g2.OpenState(context.Background(), tok, principal, target)
 			if tc.code == "" {
 				if err != nil {
 					t.Fatalf("open: %v", err)
@@ -114,7 +115,7 @@ func TestSealStateConcurrentOpenOnce(t *testing.T) {
 	const n = 20
 	errs := make(chan error, n)
 	for range n {
-		go func() { errs <- g.OpenState(tok, "cred_a", "plan_A") }()
+		go func() { errs <- g.OpenState(context.Background(), tok, "cred_a", "plan_A") }()
 	}
 	ok := 0
 	for range n {

@@ -142,7 +142,7 @@ func (t *toolset) confirmed(ctx context.Context, req mcp.CallToolRequest, princi
 	// The state comes back through the client and is attacker-controlled:
 	// it must open (intact, ours, this credential, this target, not
 	// expired, first use) before the answer means anything.
-	if err := t.d.Guard.OpenState(req.Params.RequestState, principal, c.target); err != nil {
+	if err := t.d.Guard.OpenState(ctx, req.Params.RequestState, principal, c.target); err != nil {
 		return failure(err, c.eff, c.what)
 	}
 	id := elicitID

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -83,5 +84,15 @@ func TestCluster(t *testing.T) {
 	}
 	if again, err := stores[2].Spend(ctx, "cred_a", "n1", time.Now().Add(time.Minute)); err != nil || again {
 		t.Fatalf("replayed spend: %v %v", again, err)
+	}
+	// The plan caps' script touches two keys of the principal's slot, which
+	// a cluster accepts (it answers CROSSSLOT to keys of two slots).
+	for i, s := range stores {
+		rv := guards.PlanReservation{Principal: "cred_a", ID: fmt.Sprintf("plan_%d", i), Bytes: 10,
+			ExpiresAt: time.Now().Add(time.Minute), Now: time.Now(), MaxPlans: 2, MaxBytes: 1000}
+		u, err := s.ReservePlan(ctx, rv)
+		if err != nil || u.Admitted != (i < 2) {
+			t.Fatalf("reservation %d on the cluster: %+v %v", i, u, err)
+		}
 	}
 }

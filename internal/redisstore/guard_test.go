@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +28,11 @@ type replicas struct {
 	redis *testkit.Redis
 }
 
-func newReplicas(t *testing.T) *replicas {
+func newReplicas(t *testing.T) *replicas { return newReplicasWith(t, guards.Policy{}, nil) }
+
+// newReplicasWith is newReplicas with a policy and a clock (nil → real
+// time) for both guards and their stores.
+func newReplicasWith(t *testing.T, policy guards.Policy, now func() time.Time) *replicas {
 	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{EmptyOrg: true})
 	if err != nil {
@@ -53,9 +58,9 @@ func newReplicas(t *testing.T) *replicas {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = log.Close() })
-		st := open(t, r.redis, redisstore.Options{Timeout: 500 * time.Millisecond})
-		g, err := guards.New(guards.Config{Store: st, Nonces: st, SealKey: key, Audit: log, Environment: "sandbox",
-			Policy: guards.Policy{Backup: guards.BackupOff}}) // the backup step has its own tests (internal/server)
+		st := open(t, r.redis, redisstore.Options{Timeout: 500 * time.Millisecond, Now: now})
+		policy.Backup = guards.BackupOff // the backup step has its own tests (internal/server)
+		g, err := guards.New(guards.Config{Policy: policy, Store: st, Nonces: st, SealKey: key, Audit: log, Environment: "sandbox", Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,10 +137,10 @@ func TestGuardsShareRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.b.OpenState(tok, r.cl.Principal(), p.PlanID); err != nil {
+	if err := r.b.OpenState(context.Background(), tok, r.cl.Principal(), p.PlanID); err != nil {
 		t.Fatalf("B opens A's sealed state: %v", err)
 	}
-	wantCode(t, "A opens the state B opened", r.a.OpenState(tok, r.cl.Principal(), p.PlanID), guards.CodeStateReplayed)
+	wantCode(t, "A opens the state B opened", r.a.OpenState(context.Background(), tok, r.cl.Principal(), p.PlanID), guards.CodeStateReplayed)
 
 	// Redis goes away with a plan previewed and a state sealed.
 	tok, err = r.b.SealState(pending, r.cl.Principal())
@@ -146,7 +151,7 @@ func TestGuardsShareRedis(t *testing.T) {
 	jobs := len(r.sb.Jobs())
 	_, err = r.a.Create(ctx, r.cl, p.PlanID, confirm(p))
 	wantCode(t, "create with Redis down", err, guards.CodeStoreUnavailable)
-	wantCode(t, "open state with Redis down", r.a.OpenState(tok, r.cl.Principal(), p.PlanID), guards.CodeStoreUnavailable)
+	wantCode(t, "open state with Redis down", r.a.OpenState(context.Background(), tok, r.cl.Principal(), p.PlanID), guards.CodeStoreUnavailable)
 	_, err = r.b.Preview(ctx, r.cl, in)
 	wantCode(t, "preview with Redis down", err, guards.CodeStoreUnavailable)
 	if n := len(r.sb.Jobs()); n != jobs {
@@ -175,5 +180,108 @@ func TestGuardsShareRedis(t *testing.T) {
 	}
 	if n := len(r.sb.Jobs()); n != jobs+1 {
 		t.Fatalf("%d jobs after recovery, want %d", n, jobs+1)
+	}
+}
+
+// TestGuardsSharePlanCaps: the plan caps hold across replicas: previews on
+// A and B fill one credential's cap together, and a preview on either is
+// then refused as plans_full; expired plans free room; with Redis down a
+// preview is refused as store_unavailable, and works again once it is back.
+func TestGuardsSharePlanCaps(t *testing.T) {
+	clock := &testkit.Clock{}
+	r := newReplicasWith(t, guards.Policy{MaxPlansPerPrincipal: 3}, clock.Now)
+	ctx := context.Background()
+	_, in := r.leads("Capped", 2)
+	for _, g := range []*guards.Guard{r.a, r.b, r.a} {
+		r.preview(g, in)
+	}
+	for name, g := range map[string]*guards.Guard{"A": r.a, "B": r.b} {
+		_, err := g.Preview(ctx, r.cl, in)
+		wantCode(t, "fourth preview on "+name, err, guards.CodePlansFull)
+		if !strings.Contains(err.Error(), "already holds 3 unexpired plans") {
+			t.Errorf("refusal on %s: %v", name, err)
+		}
+	}
+
+	clock.Advance(guards.DefaultPlanTTL)
+	p := r.preview(r.b, in)
+	r.preview(r.a, in)
+
+	r.redis.Stop()
+	jobs := len(r.sb.Jobs())
+	_, err := r.a.Preview(ctx, r.cl, in)
+	wantCode(t, "preview with Redis down", err, guards.CodeStoreUnavailable)
+	if !strings.Contains(err.Error(), "Nothing was deleted") {
+		t.Errorf("refusal %q does not say nothing was deleted", err)
+	}
+	if n := len(r.sb.Jobs()); n != jobs {
+		t.Fatalf("%d jobs were started with Redis down", n-jobs)
+	}
+	r.redis.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := r.b.Preview(ctx, r.cl, in)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("preview did not recover within 10s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The restarted Redis kept nothing: the plan from before is unknown,
+	// and the count started again.
+	_, err = r.a.Create(ctx, r.cl, p.PlanID, confirm(p))
+	wantCode(t, "create of a plan Redis lost", err, guards.CodePlanUnknown)
+	r.preview(r.a, in)
+	r.preview(r.b, in)
+	_, err = r.a.Preview(ctx, r.cl, in)
+	wantCode(t, "fourth preview after the restart", err, guards.CodePlansFull)
+}
+
+// TestGuardsPlanLeftClaimed: a replica that claimed a plan and never
+// settled it (its claim's answer was lost, or its finish failed while
+// Redis was down) leaves it claimed; a create on another replica is
+// refused as plan_in_use without claiming that a create is running, and
+// nothing reaches Close.
+func TestGuardsPlanLeftClaimed(t *testing.T) {
+	r := newReplicas(t)
+	ctx := context.Background()
+	_, in := r.leads("Stuck", 2)
+	p := r.preview(r.a, in)
+	lost := open(t, r.redis, redisstore.Options{})
+	if _, _, err := lost.Claim(ctx, p.PlanID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.b.Create(ctx, r.cl, p.PlanID, confirm(p))
+	wantCode(t, "create of a plan left claimed", err, guards.CodePlanInUse)
+	for _, want := range []string{"may be executing it", "could not record its outcome", "until it expires at", "preview_bulk_delete again"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q lacks %q", err, want)
+		}
+	}
+	if n := len(r.sb.Jobs()); n != 0 {
+		t.Fatalf("%d jobs started", n)
+	}
+}
+
+// TestOpenStateUsesCallerContext: the nonce spend runs under the caller's
+// context: a call already cancelled is refused as store_unavailable
+// without spending the nonce, so the same confirmation opens once the
+// caller's context is live.
+func TestOpenStateUsesCallerContext(t *testing.T) {
+	r := newReplicas(t)
+	_, in := r.leads("Ctx", 2)
+	p := r.preview(r.a, in)
+	pending := &guards.Pending{Purpose: guards.PurposeCreate, Target: p.PlanID, Phrase: p.ConfirmationPhrase, ExpiresAt: time.Now().Add(time.Minute)}
+	tok, err := r.a.SealState(pending, r.cl.Principal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	wantCode(t, "open with a cancelled context", r.b.OpenState(cancelled, tok, r.cl.Principal(), p.PlanID), guards.CodeStoreUnavailable)
+	if err := r.b.OpenState(context.Background(), tok, r.cl.Principal(), p.PlanID); err != nil {
+		t.Fatalf("open with a live context after the cancelled one: %v", err)
 	}
 }

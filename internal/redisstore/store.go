@@ -8,11 +8,13 @@
 //
 //	bulkguard:{cred_…}:plan:<plan id>   hash: plan (JSON), state (0–3)
 //	bulkguard:{cred_…}:nonce:<nonce>    spent elicitation nonce
+//	bulkguard:{cred_…}:plans            plan caps: ids by expiry (budget.go)
+//	bulkguard:{cred_…}:planbytes        plan caps: id → encoded size
 //	bulkguard:planowner:<plan id>       the plan's principal
 //
 // Everything a principal owns lives in that principal's slot, so scripts
-// over several of its keys (the per-principal caps that come next) stay
-// valid on a cluster. The guard asks for a plan by id alone, so the owner
+// over several of its keys (the plan caps' two keys) stay valid on a
+// cluster. The guard asks for a plan by id alone, so the owner
 // key maps an id to its principal; it is written once, before the plan,
 // and never changes, so reading it first needs no atomicity with the
 // plan's own state changes, which are single-key Lua scripts.
@@ -58,8 +60,9 @@ type Options struct {
 	Grace time.Duration
 }
 
-// Store is a guards.PlanStore and guards.NonceStore on Redis. It is safe
-// for concurrent use; every replica opens its own Store on the same Redis.
+// Store is a guards.PlanStore, guards.PlanCounter and guards.NonceStore
+// on Redis. It is safe for concurrent use; every replica opens its own
+// Store on the same Redis.
 type Store struct {
 	rdb     redis.UniversalClient
 	prefix  string
@@ -77,8 +80,8 @@ var (
 // redis.ParseURL reads it: password, database, TLS) and checks that it
 // answers. A URL with cluster=true, or with addr= parameters naming more
 // nodes, opens a Redis Cluster client instead (redis.ParseClusterURL):
-// every script touches one key, and every key a principal owns carries
-// its hash tag, so nothing here crosses slots.
+// every script touches one key or two keys of one principal, and every
+// key a principal owns carries its hash tag, so nothing here crosses slots.
 func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	// The parsers' messages may quote the URL, which may hold a password.
 	errBad := errors.New("redisstore: the store URL is not a valid redis:// or rediss:// URL")
