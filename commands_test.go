@@ -67,7 +67,11 @@ func TestDoctor(t *testing.T) {
 		reject []string
 	}{
 		{"built-in sandbox", []string{"BULKGUARD_SANDBOX_LEADS=15"}, nil, 0,
-			[]string{"ok    configuration", "built-in sandbox serves (CLOSE_API_KEY is not set), in memory with 15 leads", "ok    audit log", "BULKGUARD_SANDBOX_LEADS", `"15" → --leads`, "All checks passed."}, nil},
+			[]string{"ok    configuration", "built-in sandbox serves (CLOSE_API_KEY is not set), in memory with 15 leads", "ok    audit log", "ok    backups", "BULKGUARD_SANDBOX_LEADS", `"15" → --leads`, "All checks passed."}, nil},
+		{"backup directory cannot be created", nil, []string{"--backup-dir", filepath.Join(blocker, "backups")}, 1,
+			[]string{"FAIL  backups", "cannot be created"}, nil},
+		{"backups off", nil, []string{"--backup", "off"}, 0,
+			[]string{"WARN  backups", "no backup is taken before a delete"}, nil},
 		{"key accepted by a sandbox URL", []string{"CLOSE_API_KEY=" + sandbox.DemoAPIKey}, []string{"--close-url", url}, 0,
 			[]string{"ok    Close          " + url + " (a bulkguard sandbox", "ok    Close key      accepted", "cred_", "@sandbox-demo.example", "CLOSE_API_KEY                        set (not shown)"},
 			[]string{sandbox.DemoAPIKey}},
@@ -91,7 +95,7 @@ func TestDoctor(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env := append([]string{"BULKGUARD_AUDIT_LOG=" + audit}, tc.env...)
+			env := append([]string{"BULKGUARD_AUDIT_LOG=" + audit, "BULKGUARD_BACKUP_DIR=" + filepath.Join(dir, "state", "backups")}, tc.env...)
 			var stdout, stderr bytes.Buffer
 			code := runDoctor(context.Background(), tc.args, env, &stdout, &stderr)
 			out := stdout.String()

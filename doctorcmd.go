@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulkguard/bulkguard/closeapi"
+	"github.com/bulkguard/bulkguard/guards"
 	"github.com/bulkguard/bulkguard/internal/server"
 	"github.com/bulkguard/bulkguard/sandbox"
 )
@@ -90,6 +91,7 @@ Exits 1 when a check fails. It deletes nothing and sends Close one GET.
 		d.ok("configuration", "flags and variables are valid (transport %s)", cfg.Transport)
 		d.checkBackend(ctx, cfg)
 		d.checkAuditLog(cfg.AuditLog)
+		d.checkBackupDir(cfg.Backup, cfg.BackupDir)
 		if cfg.Transport != "stdio" {
 			d.checkListen(cfg)
 		}
@@ -185,6 +187,30 @@ func (d *doctor) checkAuditLog(path string) {
 		d.warn("audit log", "left %s behind: %v", name, err)
 	}
 	d.ok("audit log", "%s (will be created on the first record)", path)
+}
+
+// checkBackupDir checks that backups can be written where --backup-dir
+// says, creating nothing but the directory (0700, as bulkguard makes it).
+func (d *doctor) checkBackupDir(mode, dir string) {
+	if mode == string(guards.BackupOff) {
+		d.warn("backups", "--backup off: no backup is taken before a delete, and every preview says so")
+		return
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		d.fail("backups", "%s cannot be created: %v", dir, err)
+		return
+	}
+	f, err := os.CreateTemp(dir, ".bulkguard-doctor-*")
+	if err != nil {
+		d.fail("backups", "%s is not writable: %v", dir, err)
+		return
+	}
+	name := f.Name()
+	_ = f.Close()
+	if err := os.Remove(name); err != nil {
+		d.warn("backups", "left %s behind: %v", name, err)
+	}
+	d.ok("backups", "%s (writable; a verified backup is taken before every delete)", dir)
 }
 
 // checkListen checks the HTTP address is free, and warns when it is
