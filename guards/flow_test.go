@@ -773,3 +773,29 @@ func TestElicitationRoundTrip(t *testing.T) {
 	short.clock.Advance(time.Minute)
 	wantRefusal(t, short.g.OpenState(stok, short.cl.Principal(), sp.PlanID), CodeStateExpired)
 }
+
+func TestPreviewResultsLimitKeepsNothing(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit *int
+		want  bool
+	}{
+		{"no limit", nil, false},
+		{"below the count", ptr(2), false},
+		{"equal to the count", ptr(3), true},
+		{"above the count", ptr(10), true},
+	}
+	h := newHarness(t, harnessOpts{})
+	h.addLeads("Keepcorp", 3)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(t, nameQuery("Keepcorp"), "")
+			in.ResultsLimit = tc.limit
+			p := h.preview(in)
+			got := slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "nothing will be kept") })
+			if got != tc.want {
+				t.Errorf("results_limit %v over 3 matches: warned %v, want %v (%q)", tc.limit, got, tc.want, p.Warnings)
+			}
+		})
+	}
+}

@@ -193,6 +193,11 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		will = *limit
 	}
 	sample := m.Sample
+	if limit != nil && total > 0 && *limit >= total {
+		// A results_limit is usually meant to keep some matches; at or above
+		// the count it keeps none, which the person should read, not infer.
+		warnings = append(warnings, fmt.Sprintf("results_limit %d is at least the number of matches (%s), so nothing will be kept: every matching %s would be deleted", *limit, plural(total, objectType), objectType))
+	}
 	if warnings == nil {
 		warnings = []string{}
 	}
