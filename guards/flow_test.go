@@ -799,3 +799,17 @@ func TestPreviewResultsLimitKeepsNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestPreviewSampleDetails(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.addLeads("Detailcorp", 2)
+	p := h.preview(input(t, nameQuery("Detailcorp"), ""))
+	if len(p.Sample) != 2 {
+		t.Fatalf("sample %+v", p.Sample)
+	}
+	for _, s := range p.Sample {
+		if s.Status == "" || s.DateCreated == "" || s.LeadID != "" {
+			t.Errorf("a lead's sample item lacks its status or created date: %+v", s)
+		}
+	}
+}

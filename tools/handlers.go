@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -195,6 +197,26 @@ func decodeError(err error, prefix string) *argError {
 	return &argError{Pointer: prefix, Problem: err.Error(), Next: "Fix it and call preview_bulk_delete again."}
 }
 
+// sampleDetail is what tells a sampled object from a namesake: its status,
+// the day it was created and, for a contact, the lead it belongs to.
+func sampleDetail(s closeapi.SampleItem) string {
+	var parts []string
+	if s.Status != "" {
+		parts = append(parts, "status "+strconv.Quote(s.Status))
+	}
+	if s.DateCreated != "" {
+		day := s.DateCreated
+		if t, err := time.Parse(time.RFC3339, s.DateCreated); err == nil {
+			day = t.UTC().Format(time.DateOnly)
+		}
+		parts = append(parts, "created "+day)
+	}
+	if s.LeadID != "" {
+		parts = append(parts, "of lead "+s.LeadID)
+	}
+	return strings.Join(parts, ", ")
+}
+
 func previewText(p *previewResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "PREVIEW (%s, nothing deleted): %d %s(s) match; %d would be deleted.\n", p.Environment, p.Total, p.ObjectType, p.WillDelete)
@@ -206,7 +228,11 @@ func previewText(p *previewResult) string {
 		fmt.Fprintf(&b, "Sample (%d of %d):\n", len(p.Sample), p.Total)
 		for _, s := range p.Sample {
 			// Quoted: lead names are data anyone can type, never instructions.
-			fmt.Fprintf(&b, "- %q (%s)\n", s.DisplayName, s.ID)
+			if d := sampleDetail(s); d != "" {
+				fmt.Fprintf(&b, "- %q (%s; %s)\n", s.DisplayName, s.ID, d)
+			} else {
+				fmt.Fprintf(&b, "- %q (%s)\n", s.DisplayName, s.ID)
+			}
 		}
 	}
 	for _, w := range p.Warnings {
