@@ -41,7 +41,7 @@ func TestDescribe(t *testing.T) {
 		{"empty and", `{"type":"and","queries":[]}`, "all objects"},
 		{"phrase", leadsWhere(name("phrase", "Wayne Enterprises")), `leads whose name has the phrase "Wayne Enterprises"`},
 		{"beginning_of_words", leadsWhere(name("beginning_of_words", "bru")), `leads whose name has words starting with "bru"`},
-		{"exact_value", leadsWhere(name("exact_value", "x")), `leads whose name is exactly "x"`},
+		{"exact_value", leadsWhere(name("exact_value", "x")), `leads whose name is "x" (ignoring case)`},
 		{"negated text condition", leadsWhere(negated(name("full_words", "test"))), `leads whose name does not have all the words "test"`},
 		{"text node", leadsWhere(`{"type":"text","mode":"full_words","value":"Bruce"}`), `leads that have all the words "Bruce" in a text field`},
 		{"negated text node", leadsWhere(negated(`{"type":"text","mode":"phrase","value":"Bruce W"}`)), `leads that do not have the phrase "Bruce W" in any text field`},
@@ -61,7 +61,10 @@ func TestDescribe(t *testing.T) {
 		{"exists negated", leadsWhere(negated(leadField("url", `{"type":"exists"}`))), `leads whose URL is not set`},
 		{"custom field exists", leadsWhere(`{"type":"field_condition","field":{"type":"custom_field","custom_field_id":"cf_abc"},"condition":{"type":"exists"}}`), `leads whose custom field cf_abc is set`},
 		{"fixed_utc", leadsWhere(leadField("date_updated", dateRange(`{"type":"fixed_utc","value":"2025-12-08T21:12:12+00:00"}`, `null`))), `leads whose updated date is on or after 2025-12-08T21:12:12+00:00`},
-		{"offset past", leadsWhere(leadField("date_created", dateRange(offset("past", 30, 0, "start"), `{"type":"now"}`))), `leads whose created date is on or after the start of the day 30 days ago and before now`},
+		{"offset past", leadsWhere(leadField("date_created", dateRange(offset("past", 30, 0, "start"), `{"type":"now"}`))), `leads whose created date is in the last 30 days (since the start of the day 30 days ago)`},
+		{"offset past open-ended", leadsWhere(leadField("date_created", dateRange(offset("past", 7, 0, "start"), `null`))), `leads whose created date is in the last 7 days (since the start of the day 7 days ago)`},
+		{"offset past end of day stays literal", leadsWhere(leadField("date_created", dateRange(offset("past", 7, 0, "end"), `null`))), `leads whose created date is on or after the end of the day 7 days ago`},
+		{"before days ago", leadsWhere(leadField("date_created", dateRange(`null`, offset("past", 2, 0, "start")))), `leads whose created date is before the start of the day 2 days ago`},
 		{"offset future end", leadsWhere(leadField("date_created", dateRange(`null`, offset("future", 1, 2, "end")))), `leads whose created date is before the end of the day 1 day and 2 hours from now`},
 		{"offset zero", leadsWhere(leadField("date_created", dateRange(offset("past", 0, 0, "start"), `null`))), `leads whose created date is on or after the start of today`},
 		{"offset from a date", leadsWhere(leadField("date_created", dateRange(`{"type":"offset","direction":"past","moment":{"type":"fixed_local_date","value":"2024-03-01","which":"end"},"offset":{"years":1,"months":2,"weeks":0,"days":0,"hours":0,"minutes":0,"seconds":1},"which_day_end":"start"}`, `null`))),
@@ -112,7 +115,7 @@ func TestDescribe(t *testing.T) {
 		{"unknown moment", leadsWhere(leadField("date_created", dateRange(`{"type":"fiscal_start"}`, `null`))), `leads whose created date is on or after [unrecognised moment "fiscal_start"]`},
 		{"unknown object type", `{"type":"object_type","object_type":"widget"}`, `all widget objects`},
 		{"real 42 nested has_related", `{"type":"and","queries":[` + lead + `,{"type":"has_related","this_object_type":"lead","related_object_type":"contact","related_query":{"type":"has_related","this_object_type":"contact","related_object_type":"contact_email","related_query":{"type":"field_condition","field":{"type":"regular_field","object_type":"contact_email","field_name":"email"},"condition":{"type":"text","mode":"exact_value","value":"jane@example.com"}}}}]}`,
-			`leads that have a contact that has an email address whose email address is exactly "jane@example.com"`},
+			`leads that have a contact that has an email address whose email address is "jane@example.com" (ignoring case)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
