@@ -59,6 +59,16 @@ func (d describer) idText(id string) string {
 	return d.named(id, strconv.Quote(id))
 }
 
+// refIDText is idText for an id of a reference, except that a lead status
+// given by its label rather than its stat_ id says so: Close looks statuses
+// up by id, so the summary must not read as if the status had been found.
+func (d describer) refIDText(refType, id string) string {
+	if refType == "status.lead" && !strings.HasPrefix(id, "stat_") {
+		return strconv.Quote(id) + " (a name, not a status id)"
+	}
+	return d.idText(id)
+}
+
 // named puts an id's known name, quoted, in front of shown (the way the id
 // is rendered anyway).
 func (d describer) named(id, shown string) string {
@@ -373,14 +383,14 @@ func (d describer) predicate(c Condition) phrase {
 			if id == "CURRENT_USER" {
 				return simple("is the current user", "is not the current user")
 			}
-			return simple("is "+sing+" "+d.idText(id), "is not "+sing+" "+d.idText(id))
+			return simple("is "+sing+" "+d.refIDText(v.ReferenceType, id), "is not "+sing+" "+d.refIDText(v.ReferenceType, id))
 		}
 		ids := make([]string, len(v.ObjectIDs))
 		for i, id := range v.ObjectIDs {
 			if id == "CURRENT_USER" {
 				ids[i] = "the current user"
 			} else {
-				ids[i] = d.idText(id)
+				ids[i] = d.refIDText(v.ReferenceType, id)
 			}
 		}
 		l := strings.Join(ids, ", ")

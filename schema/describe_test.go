@@ -55,6 +55,8 @@ func TestDescribe(t *testing.T) {
 		{"number_range equal", leadsWhere(leadField("addresses_count", `{"type":"number_range","gte":0,"lte":0}`)), `leads whose number of addresses is equal to 0`},
 		{"number_range negated", leadsWhere(negated(leadField("addresses_count", `{"type":"number_range","gt":1,"lt":5}`))), `leads whose number of addresses is not (more than 1 and less than 5)`},
 		{"reference status", leadsWhere(leadField("status_id", `{"type":"reference","reference_type":"status.lead","object_ids":["stat_abc"]}`)), `leads whose status is lead status "stat_abc"`},
+		{"reference status by name", leadsWhere(leadField("status_id", `{"type":"reference","reference_type":"status.lead","object_ids":["Bad Fit"]}`)), `leads whose status is lead status "Bad Fit" (a name, not a status id)`},
+		{"reference statuses, one by name", leadsWhere(leadField("status_id", `{"type":"reference","reference_type":"status.lead","object_ids":["stat_abc","Bad Fit"]}`)), `leads whose status is one of lead statuses "stat_abc", "Bad Fit" (a name, not a status id)`},
 		{"reference users", leadsWhere(leadField("created_by", `{"type":"reference","reference_type":"user","object_ids":["user_a","CURRENT_USER"]}`)), `leads whose creator is one of users "user_a", the current user`},
 		{"reference unknown kind", leadsWhere(leadField("x_id", `{"type":"reference","reference_type":"thing","object_ids":["t_1"]}`)), `leads whose x_id is id of type thing "t_1"`},
 		{"current_user", leadsWhere(leadField("updated_by", `{"type":"current_user"}`)), `leads whose last editor is the current user`},
