@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/bulkguard/bulkguard/closeapi"
+	"github.com/bulkguard/bulkguard/guards"
 )
 
 func TestSampleDetailInPreviewText(t *testing.T) {
@@ -28,5 +29,51 @@ func TestSampleDetailInPreviewText(t *testing.T) {
 				t.Errorf("preview text lacks %q:\n%s", tc.want, text)
 			}
 		})
+	}
+}
+
+func TestCreateSaysFewerMatchNow(t *testing.T) {
+	tests := []struct {
+		name                 string
+		previewed, recounted int
+		sent                 int
+		want                 string
+	}{
+		{"same", 42, 42, 42, ""},
+		{"fewer", 50, 8, 50, "42 fewer match now than previewed (8 of 50), so at most 8 will be deleted."},
+		{"one fewer under a limit", 10, 9, 5, "1 fewer match now than previewed (9 of 10), so at most 5 will be deleted."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &createResult{Environment: "production", Job: &closeapi.BulkDelete{ID: "bulk_1", BulkObjectType: "lead"},
+				Receipt: guards.Receipt{Previewed: tc.previewed, Recounted: tc.recounted, ResultsLimitSent: tc.sent}}
+			c.NextStep = createNextStep(c)
+			if tc.want == "" {
+				if strings.Contains(c.NextStep, "fewer") {
+					t.Errorf("next_step %q speaks of fewer matches", c.NextStep)
+				}
+				return
+			}
+			if !strings.HasPrefix(c.NextStep, tc.want) || !strings.Contains(createText(c), tc.want) {
+				t.Errorf("next_step %q / text %q lack %q", c.NextStep, createText(c), tc.want)
+			}
+		})
+	}
+}
+
+func TestPreviewTextPlurals(t *testing.T) {
+	tests := []struct {
+		total int
+		want  string
+	}{
+		{0, "0 leads match;"},
+		{1, "1 lead matches;"},
+		{42, "42 leads match;"},
+	}
+	for _, tc := range tests {
+		text := previewText(&previewResult{Environment: "production", ObjectType: "lead", Total: tc.total, WillDelete: tc.total})
+		if !strings.Contains(text, tc.want) {
+			t.Errorf("preview text of %d lacks %q: %s", tc.total, tc.want, text)
+		}
 	}
 }
