@@ -188,6 +188,12 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		_, _ = g.audit(rec)
 		return nil, &Error{Op: "count the matches", Err: err}
 	}
+	env := g.env
+	if cl.Sandbox() {
+		// A sandbox reached through --close-url says so in its answers: the
+		// person must not read its demo data as their organization's.
+		env = envSandbox
+	}
 	total := m.Count.Total
 	will := total
 	if limit != nil && *limit < will {
@@ -231,7 +237,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 	plan := &Plan{
 		ID:          newPlanID(),
 		Principal:   principal,
-		Environment: g.env,
+		Environment: env,
 		ObjectType:  objectType,
 		Request: closeapi.BulkDeleteRequest{
 			SQuery:        query,
@@ -313,7 +319,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 
 	return &Preview{
 		PlanID:             plan.ID,
-		Environment:        g.env,
+		Environment:        env,
 		ObjectType:         objectType,
 		Total:              total,
 		WillDelete:         will,
