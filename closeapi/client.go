@@ -100,19 +100,12 @@ type Client struct {
 	maxAttempts int
 	budget      time.Duration
 	log         *slog.Logger
-	// sandbox: an answer carried SandboxHeader, so this "Close" is
-	// bulkguard's sandbox, wherever its URL points.
-	sandbox atomic.Bool
 
 	// Injected by tests so retries run without real waiting; never nil.
 	sleep   func(ctx context.Context, d time.Duration) error
 	backoff func(retry int) time.Duration // retry counts from 1
 	now     func() time.Time
 }
-
-// Sandbox reports whether an answer so far came from bulkguard's sandbox
-// (SandboxHeader) rather than Close.
-func (c *Client) Sandbox() bool { return c.sandbox.Load() }
 
 // New checks the options and builds a Client. It fails without a credential, with a base URL
 // that is not http(s) or that carries user info, and with a malformed TZOffset.
@@ -308,9 +301,6 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 
 		c.log.DebugContext(ctx, "closeapi response", "method", cl.method, "path", cl.path,
 			"status", resp.StatusCode, "attempt", attempt)
-		if resp.Header.Get(SandboxHeader) == "1" {
-			c.sandbox.Store(true)
-		}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			return c.decode(resp, cl, attempt, out)
 		}

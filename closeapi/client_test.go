@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -440,41 +439,5 @@ func TestRedirectNotFollowed(t *testing.T) {
 	}
 	if f.count() != 1 {
 		t.Errorf("%d requests", f.count())
-	}
-}
-
-func TestClientNoticesTheSandbox(t *testing.T) {
-	tests := []struct {
-		name   string
-		header string
-		want   bool
-	}{
-		{"Close", "", false},
-		{"sandbox", "1", true},
-		{"another value", "yes", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				if tc.header != "" {
-					w.Header().Set(SandboxHeader, tc.header)
-				}
-				_, _ = w.Write([]byte(`{"id":"user_1","email":"a@example.com"}`))
-			}))
-			defer srv.Close()
-			c, err := New(Options{BaseURL: srv.URL, APIKey: "api_k"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.Sandbox() {
-				t.Fatal("Sandbox() before any answer")
-			}
-			if _, err := c.Me(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if c.Sandbox() != tc.want {
-				t.Errorf("Sandbox() = %v, want %v", c.Sandbox(), tc.want)
-			}
-		})
 	}
 }

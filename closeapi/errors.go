@@ -42,10 +42,6 @@ type APIError struct {
 // 400 (sandbox/README.md). Close itself never sends it.
 const SandboxUnsupportedHeader = "X-Sandbox-Unsupported"
 
-// SandboxHeader is set to "1" on every answer of bulkguard's sandbox
-// (sandbox/README.md); Close never sends it.
-const SandboxHeader = "X-Bulkguard-Sandbox"
-
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "closeapi: %s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))

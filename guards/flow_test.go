@@ -840,22 +840,3 @@ func TestQueryWarningsStatusNames(t *testing.T) {
 		})
 	}
 }
-
-// TestPreviewLabelsASandboxBehindACloseURL: a guard configured for Close
-// whose URL leads to bulkguard's sandbox labels the preview and its plan
-// sandbox, because the sandbox's answers say what it is.
-func TestPreviewLabelsASandboxBehindACloseURL(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	h.addLeads("Envcorp", 2)
-	g, err := New(Config{Policy: Policy{Backup: BackupOff}, Audit: h.log, Environment: "close", Now: h.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := g.Preview(context.Background(), h.cl, input(t, nameQuery("Envcorp"), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Environment != "sandbox" {
-		t.Errorf("preview environment %q, want sandbox", p.Environment)
-	}
-}

@@ -342,6 +342,3 @@ func DeletePhrase(n int, objectType string) string {
 
 // resumePhrase is what the person types to resume a paused job.
 func resumePhrase(jobID string) string { return "RESUME " + jobID }
-
-// envSandbox is the Environment of bulkguard's sandbox.
-const envSandbox = "sandbox"

@@ -188,12 +188,6 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		_, _ = g.audit(rec)
 		return nil, &Error{Op: "count the matches", Err: err}
 	}
-	env := g.env
-	if cl.Sandbox() {
-		// A sandbox reached through --close-url says so in its answers: the
-		// person must not read its demo data as their organization's.
-		env = envSandbox
-	}
 	total := m.Count.Total
 	will := total
 	if limit != nil && *limit < will {
@@ -237,7 +231,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 	plan := &Plan{
 		ID:          newPlanID(),
 		Principal:   principal,
-		Environment: env,
+		Environment: g.env,
 		ObjectType:  objectType,
 		Request: closeapi.BulkDeleteRequest{
 			SQuery:        query,
@@ -319,7 +313,7 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 
 	return &Preview{
 		PlanID:             plan.ID,
-		Environment:        env,
+		Environment:        g.env,
 		ObjectType:         objectType,
 		Total:              total,
 		WillDelete:         will,

@@ -106,7 +106,6 @@ func drop(w http.ResponseWriter) {
 // authentication; the method override; the rate limit; then the endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.countRequest(r.Method, r.URL.Path)
-	w.Header().Set(IdentityHeader, "1")
 	s.fmu.Lock()
 	f := s.faults
 	dropNow := f.DropRate > 0 && s.dice.Float64() < f.DropRate

@@ -17,11 +17,6 @@ import (
 // sandbox's own limit.
 const UnsupportedHeader = "X-Sandbox-Unsupported"
 
-// IdentityHeader is set to "1" on every answer, so that a client reaching
-// the sandbox through a Close URL (bulkguard --close-url pointed at
-// bulkguard sandbox) can label what it shows as sandbox data.
-const IdentityHeader = "X-Bulkguard-Sandbox"
-
 // unsup is qerr for a construct the sandbox cannot evaluate.
 func unsup(ptr, format string, args ...any) error {
 	err := qerr(ptr, format, args...).(*queryError)
