@@ -459,6 +459,9 @@ func parseServe(args []string, lookup func(string) (string, bool), stdout io.Wri
 func (cfg *serveConfig) finish(c *cliFlags, lookup func(string) (string, bool)) error {
 	if key, ok := lookup(envCloseAPIKey); ok {
 		cfg.closeAPIKey = strings.TrimSpace(key)
+		if err := checkAPIKey(key); err != nil {
+			return err
+		}
 	}
 	if key, ok := lookup(server.SealKeyEnv); ok && strings.TrimSpace(key) != "" {
 		var err error
@@ -467,6 +470,27 @@ func (cfg *serveConfig) finish(c *cliFlags, lookup func(string) (string, bool)) 
 		}
 	}
 	return c.explain(cfg.validate())
+}
+
+// placeholderKey matches what READMEs and templates put where a Close key
+// goes (api_xxx, <key>, your_api_key, YOUR-CLOSE-API-KEY, …): caught at
+// start-up, it is a configuration error rather than a 401 on the first call.
+var placeholderKey = regexp.MustCompile(`(?i)^(api_x+|<.*>|\$\{?[a-z_]+\}?|(your|my)[_-]?(close[_-]?)?(api[_-]?)?key([_-]?here)?|x+|changeme|placeholder|\.\.\.)$`)
+
+// checkAPIKey refuses a CLOSE_API_KEY that cannot be a key. An empty value
+// means unset (the sandbox); whitespace alone, inner spaces or a
+// placeholder do not. The value is never part of the message.
+func checkAPIKey(raw string) error {
+	key := strings.TrimSpace(raw)
+	switch {
+	case raw != "" && key == "":
+		return fmt.Errorf("%w: %s is only whitespace: set it to your Close API key (Settings → API Keys in Close), or unset it to use the built-in sandbox", errUsage, envCloseAPIKey)
+	case strings.ContainsAny(key, " \t\r\n"):
+		return fmt.Errorf("%w: %s contains spaces, which a Close API key never does: set it to the key alone (Settings → API Keys in Close)", errUsage, envCloseAPIKey)
+	case placeholderKey.MatchString(key):
+		return fmt.Errorf("%w: %s is still a placeholder, not a key: set it to your Close API key (Settings → API Keys in Close), or unset it to use the built-in sandbox", errUsage, envCloseAPIKey)
+	}
+	return nil
 }
 
 // parseSandbox parses and validates `bulkguard sandbox` arguments.

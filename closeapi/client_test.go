@@ -148,12 +148,12 @@ func TestEndpoints(t *testing.T) {
 				cnt, items, err := c.CountAndSample(ctx, json.RawMessage(testQuery), json.RawMessage(testSort), "lead", 3)
 				return []any{cnt, items}, err
 			},
-			reply:    `{"data":[{"__object_type":"lead","id":"lead_1","display_name":"ACME Inc."},{"__object_type":"lead","id":"lead_2","display_name":"ACME Inc. (2)"}],"cursor":null,"count":{"total":2,"limited":2}}`,
+			reply:    `{"data":[{"__object_type":"lead","id":"lead_1","display_name":"ACME Inc.","status_label":"Potential","date_created":"2024-01-02T03:04:05+00:00"},{"__object_type":"lead","id":"lead_2","display_name":"ACME Inc. (2)"}],"cursor":null,"count":{"total":2,"limited":2}}`,
 			wantMeth: "POST", wantPath: "/api/v1/data/search/",
-			wantBody: `{"query":` + testQuery + `,"sort":` + testSort + `,"results_limit":3,"_limit":3,"include_counts":true,"_fields":{"lead":["id","display_name","name"]}}`,
+			wantBody: `{"query":` + testQuery + `,"sort":` + testSort + `,"results_limit":3,"_limit":3,"include_counts":true,"_fields":{"lead":["id","display_name","name","status_label","date_created"]}}`,
 			check: func(t *testing.T, got any) {
 				g := got.([]any)
-				want := []SampleItem{{"lead_1", "ACME Inc."}, {"lead_2", "ACME Inc. (2)"}}
+				want := []SampleItem{{ID: "lead_1", DisplayName: "ACME Inc.", Status: "Potential", DateCreated: "2024-01-02T03:04:05+00:00"}, {ID: "lead_2", DisplayName: "ACME Inc. (2)"}}
 				if g[0].(Count) != (Count{2, 2}) || !reflect.DeepEqual(g[1], want) {
 					t.Errorf("got %+v", g)
 				}
@@ -179,9 +179,9 @@ func TestEndpoints(t *testing.T) {
 			},
 			reply:    string(readFixture(t, "01-data-search-docs-example-response.json")),
 			wantMeth: "POST", wantPath: "/api/v1/data/search/",
-			wantBody: `{"query":{"type":"object_type","object_type":"contact"},"results_limit":2,"_limit":2,"_fields":{"contact":["id","display_name","name"]}}`,
+			wantBody: `{"query":{"type":"object_type","object_type":"contact"},"results_limit":2,"_limit":2,"_fields":{"contact":["id","display_name","name","lead_id","date_created"]}}`,
 			check: func(t *testing.T, got any) {
-				want := []SampleItem{{"cont_HjTcJFiNli2AKf5fioygQDVSpA9nJILI9SkKv3nBk0A", "Bruce Wayne"}, {"cont_LXQqW8mvD0BbCR6qhRPbzPZF7gCbXQIw6GD8vqKipss", "Steli Efti"}}
+				want := []SampleItem{{ID: "cont_HjTcJFiNli2AKf5fioygQDVSpA9nJILI9SkKv3nBk0A", DisplayName: "Bruce Wayne"}, {ID: "cont_LXQqW8mvD0BbCR6qhRPbzPZF7gCbXQIw6GD8vqKipss", DisplayName: "Steli Efti"}}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("got %+v", got)
 				}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 )
 
 const searchPath = "/data/search/"
@@ -22,6 +23,20 @@ var objectTypePattern = regexp.MustCompile(`^[a-z][a-z_.]{0,63}$`)
 // "display_name" because contact rows may come back without a display name; the sample then
 // falls back to the name, then to the id.
 var sampleFields = []string{"id", "display_name", "name"}
+
+// sampleExtras are asked for, in the same request, so that the person can tell a sampled
+// object apart from a namesake: a lead's status and creation date, a contact's creation date
+// and the lead it belongs to (docs/close-api.md §8.1, §8.2). Other types get only
+// sampleFields, since Close may refuse a field the type does not have.
+var sampleExtras = map[string][]string{
+	"lead":    {"status_label", "date_created"},
+	"contact": {"lead_id", "date_created"},
+}
+
+// sampleFieldsFor is the _fields list of a sample of objectType.
+func sampleFieldsFor(objectType string) []string {
+	return append(slices.Clip(sampleFields), sampleExtras[objectType]...)
+}
 
 // Search runs one POST /data/search/ request. It only reads, so it is retried like a GET.
 func (c *Client) Search(ctx context.Context, r SearchRequest) (*SearchResponse, error) {
@@ -103,7 +118,7 @@ func (c *Client) sample(ctx context.Context, query, sort json.RawMessage, object
 		ResultsLimit:  &limit,
 		Limit:         min(n, maxSearchPage),
 		IncludeCounts: withCount,
-		Fields:        map[string][]string{objectType: sampleFields},
+		Fields:        map[string][]string{objectType: sampleFieldsFor(objectType)},
 	}
 	var cnt *Count
 	items := make([]SampleItem, 0, min(n, maxSearchPage))
@@ -140,12 +155,16 @@ func sampleItem(row map[string]any) (SampleItem, bool) {
 	if id == "" {
 		return SampleItem{}, false
 	}
-	for _, k := range []string{"display_name", "name"} {
+	it := SampleItem{ID: id, DisplayName: id}
+	for _, k := range []string{"name", "display_name"} {
 		if s, ok := row[k].(string); ok && s != "" {
-			return SampleItem{ID: id, DisplayName: s}, true
+			it.DisplayName = s
 		}
 	}
-	return SampleItem{ID: id, DisplayName: id}, true
+	it.Status, _ = row["status_label"].(string)
+	it.DateCreated, _ = row["date_created"].(string)
+	it.LeadID, _ = row["lead_id"].(string)
+	return it, true
 }
 
 // MaxIDWalk is the most ids one cursor walk of /data/search/ returns (docs/close-api.md §2.4):
@@ -189,7 +208,7 @@ func (c *Client) Matches(ctx context.Context, r MatchRequest) (*Matches, error) 
 	}
 	fields := []string{"id"}
 	if r.Sample > 0 {
-		fields = sampleFields
+		fields = sampleFieldsFor(r.ObjectType)
 	}
 	// A page as large as Close serves, unless only a small sample is wanted.
 	page := maxSearchPage

@@ -197,6 +197,11 @@ type Count struct {
 type SampleItem struct {
 	ID          string `json:"id"`
 	DisplayName string `json:"display_name"`
+	// Status (leads), DateCreated (as Close writes it) and LeadID (contacts: the lead the
+	// contact belongs to) are empty when Close did not return them.
+	Status      string `json:"status,omitempty"`
+	DateCreated string `json:"date_created,omitempty"`
+	LeadID      string `json:"lead_id,omitempty"`
 }
 
 // LeadStatus is one entry of GET /status/lead/.

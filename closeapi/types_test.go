@@ -220,11 +220,13 @@ func TestSampleItem(t *testing.T) {
 		want SampleItem
 		ok   bool
 	}{
-		{`{"id":"lead_1","display_name":"ACME","name":"acme"}`, SampleItem{"lead_1", "ACME"}, true},
-		{`{"id":"cont_1","name":"Bruce Wayne"}`, SampleItem{"cont_1", "Bruce Wayne"}, true},
-		{`{"id":"cont_2","display_name":"","name":"Steli"}`, SampleItem{"cont_2", "Steli"}, true},
-		{`{"id":"cont_3","display_name":null,"name":null}`, SampleItem{"cont_3", "cont_3"}, true},
-		{`{"__object_type":"lead","id":"lead_9"}`, SampleItem{"lead_9", "lead_9"}, true},
+		{`{"id":"lead_1","display_name":"ACME","name":"acme"}`, SampleItem{ID: "lead_1", DisplayName: "ACME"}, true},
+		{`{"id":"cont_1","name":"Bruce Wayne"}`, SampleItem{ID: "cont_1", DisplayName: "Bruce Wayne"}, true},
+		{`{"id":"cont_2","display_name":"","name":"Steli"}`, SampleItem{ID: "cont_2", DisplayName: "Steli"}, true},
+		{`{"id":"cont_3","display_name":null,"name":null}`, SampleItem{ID: "cont_3", DisplayName: "cont_3"}, true},
+		{`{"__object_type":"lead","id":"lead_9"}`, SampleItem{ID: "lead_9", DisplayName: "lead_9"}, true},
+		{`{"id":"lead_2","display_name":"B","status_label":"Bad Fit","date_created":"2024-05-06T07:08:09.123000+00:00"}`, SampleItem{ID: "lead_2", DisplayName: "B", Status: "Bad Fit", DateCreated: "2024-05-06T07:08:09.123000+00:00"}, true},
+		{`{"id":"cont_4","name":"C","lead_id":"lead_7","date_created":"2024-01-01T00:00:00+00:00"}`, SampleItem{ID: "cont_4", DisplayName: "C", LeadID: "lead_7", DateCreated: "2024-01-01T00:00:00+00:00"}, true},
 		{`{"display_name":"no id"}`, SampleItem{}, false},
 	}
 	for _, tt := range tests {
@@ -270,8 +272,8 @@ func TestSampleFollowsCursor(t *testing.T) {
 		t.Fatalf("%d requests", len(reqs))
 	}
 	want := []string{
-		`{"query":` + testQuery + `,"sort":` + testSort + `,"results_limit":250,"_limit":200,"include_counts":true,"_fields":{"lead":["id","display_name","name"]}}`,
-		`{"query":` + testQuery + `,"sort":` + testSort + `,"results_limit":250,"_limit":50,"cursor":"c1","_fields":{"lead":["id","display_name","name"]}}`,
+		`{"query":` + testQuery + `,"sort":` + testSort + `,"results_limit":250,"_limit":200,"include_counts":true,"_fields":{"lead":["id","display_name","name","status_label","date_created"]}}`,
+		`{"query":` + testQuery + `,"sort":` + testSort + `,"results_limit":250,"_limit":50,"cursor":"c1","_fields":{"lead":["id","display_name","name","status_label","date_created"]}}`,
 	}
 	for i, w := range want {
 		if !jsonEqual(t, reqs[i].Body, []byte(w)) {

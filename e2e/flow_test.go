@@ -164,8 +164,8 @@ func preview(t *testing.T, c mcpClient, query json.RawMessage, wantIDs []string,
 		t.Errorf("sample has %d items, want %d", len(p.Sample), min(5, n))
 	}
 	for _, s := range p.Sample {
-		if !slices.Contains(wantIDs, s.ID) || s.DisplayName == "" {
-			t.Errorf("sample item %+v: not one of the matching leads, or no display name", s)
+		if !slices.Contains(wantIDs, s.ID) || s.DisplayName == "" || s.Status == "" || s.DateCreated == "" {
+			t.Errorf("sample item %+v: not one of the matching leads, or no display name, status or created date", s)
 		}
 	}
 	if !p.Executable || p.Refusal != nil {

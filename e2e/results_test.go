@@ -17,6 +17,9 @@ import (
 type sampleItem struct {
 	ID          string `json:"id"`
 	DisplayName string `json:"display_name"`
+	Status      string `json:"status"`
+	DateCreated string `json:"date_created"`
+	LeadID      string `json:"lead_id"`
 }
 
 type refusalOut struct {

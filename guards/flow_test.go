@@ -669,6 +669,8 @@ func TestPreviewWarnings(t *testing.T) {
 		{"saved_search", `{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"text","mode":"full_words","value":"Warncorp"},{"type":"saved_search","saved_search_id":"VIEW"}]}`, "saved_search"},
 		{"current user", `{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"text","mode":"full_words","value":"Warncorp"},` +
 			`{"type":"field_condition","field":{"type":"regular_field","object_type":"lead","field_name":"created_by"},"condition":{"type":"reference","reference_type":"user","object_ids":["CURRENT_USER"]}}]}`, "CURRENT_USER"},
+		{"status by name", `{"type":"and","queries":[{"type":"object_type","object_type":"lead"},{"type":"text","mode":"full_words","value":"Warncorp"},` +
+			`{"type":"field_condition","field":{"type":"regular_field","object_type":"lead","field_name":"status_id"},"condition":{"type":"reference","reference_type":"status.lead","object_ids":["Potential"]}}]}`, `lead status "Potential" is not a status id`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -772,4 +774,69 @@ func TestElicitationRoundTrip(t *testing.T) {
 	stok, _ := short.g.SealState(spending, short.cl.Principal())
 	short.clock.Advance(time.Minute)
 	wantRefusal(t, short.g.OpenState(context.Background(), stok, short.cl.Principal(), sp.PlanID), CodeStateExpired)
+}
+
+func TestPreviewResultsLimitKeepsNothing(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit *int
+		want  bool
+	}{
+		{"no limit", nil, false},
+		{"below the count", ptr(2), false},
+		{"equal to the count", ptr(3), true},
+		{"above the count", ptr(10), true},
+	}
+	h := newHarness(t, harnessOpts{})
+	h.addLeads("Keepcorp", 3)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(t, nameQuery("Keepcorp"), "")
+			in.ResultsLimit = tc.limit
+			p := h.preview(in)
+			got := slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "nothing will be kept") })
+			if got != tc.want {
+				t.Errorf("results_limit %v over 3 matches: warned %v, want %v (%q)", tc.limit, got, tc.want, p.Warnings)
+			}
+		})
+	}
+}
+
+func TestPreviewSampleDetails(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.addLeads("Detailcorp", 2)
+	p := h.preview(input(t, nameQuery("Detailcorp"), ""))
+	if len(p.Sample) != 2 {
+		t.Fatalf("sample %+v", p.Sample)
+	}
+	for _, s := range p.Sample {
+		if s.Status == "" || s.DateCreated == "" || s.LeadID != "" {
+			t.Errorf("a lead's sample item lacks its status or created date: %+v", s)
+		}
+	}
+}
+
+func TestQueryWarningsStatusNames(t *testing.T) {
+	cond := func(ids string) string {
+		return `{"type":"and","queries":[{"type":"object_type","object_type":"lead"},` +
+			`{"type":"field_condition","field":{"type":"regular_field","object_type":"lead","field_name":"status_id"},"condition":{"type":"reference","reference_type":"status.lead","object_ids":[` + ids + `]}}]}`
+	}
+	tests := []struct {
+		name, query, want string
+	}{
+		{"ids only", cond(`"stat_a","stat_b"`), ""},
+		{"one name", cond(`"stat_a","Bad Fit"`), `lead status "Bad Fit" is not a status id`},
+		{"two names", cond(`"Bad Fit","Qualified"`), `lead statuses "Bad Fit", "Qualified" are not status ids`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := queryWarnings(input(t, tc.query, "").Query)
+			got := slices.ContainsFunc(w, func(s string) bool {
+				return strings.Contains(s, "not a status id") || strings.Contains(s, "not status ids")
+			})
+			if got != (tc.want != "") || (tc.want != "" && !slices.ContainsFunc(w, func(s string) bool { return strings.Contains(s, tc.want) })) {
+				t.Errorf("warnings %q, want %q", w, tc.want)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -193,6 +194,11 @@ func (g *Guard) Preview(ctx context.Context, cl *closeapi.Client, in PreviewInpu
 		will = *limit
 	}
 	sample := m.Sample
+	if limit != nil && total > 0 && *limit >= total {
+		// A results_limit is usually meant to keep some matches; at or above
+		// the count it keeps none, which the person should read, not infer.
+		warnings = append(warnings, fmt.Sprintf("results_limit %d is at least the number of matches (%s), so nothing will be kept: every matching %s would be deleted", *limit, plural(total, objectType), objectType))
+	}
 	if warnings == nil {
 		warnings = []string{}
 	}
@@ -431,6 +437,7 @@ func objectTypePointer(n schema.Node) string {
 // and delete, or depends on who asks.
 func queryWarnings(n schema.Node) []string {
 	var savedSearch, currentUser bool
+	var statusNames []string
 	schema.Walk(n, func(_ string, n schema.Node) bool {
 		switch v := n.(type) {
 		case *schema.SavedSearch:
@@ -443,11 +450,27 @@ func queryWarnings(n schema.Node) []string {
 				if slices.Contains(c.ObjectIDs, "CURRENT_USER") {
 					currentUser = true
 				}
+				if c.ReferenceType == "status.lead" {
+					for _, id := range c.ObjectIDs {
+						if !strings.HasPrefix(id, "stat_") {
+							statusNames = append(statusNames, strconv.Quote(id))
+						}
+					}
+				}
 			}
 		}
 		return true
 	})
 	var w []string
+	if len(statusNames) > 0 {
+		// Close references a lead status by its stat_ id (docs/close-api.md
+		// §3.4); a label in its place names no status.
+		what := "lead status " + statusNames[0] + " is not a status id: Close will match nothing for it"
+		if len(statusNames) > 1 {
+			what = "lead statuses " + strings.Join(statusNames, ", ") + " are not status ids: Close will match nothing for them"
+		}
+		w = append(w, what+" or refuse the query; lookup_close_ids kind lead_statuses gives the stat_ ids to use instead")
+	}
 	if savedSearch {
 		w = append(w, "the query refers to a Smart View by id (saved_search): if someone edits that view after this preview, the delete follows the edited view; create recounts and refuses if more objects match, but it cannot see a view that now matches different objects of the same number")
 	}

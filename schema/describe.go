@@ -59,6 +59,16 @@ func (d describer) idText(id string) string {
 	return d.named(id, strconv.Quote(id))
 }
 
+// refIDText is idText for an id of a reference, except that a lead status
+// given by its label rather than its stat_ id says so: Close looks statuses
+// up by id, so the summary must not read as if the status had been found.
+func (d describer) refIDText(refType, id string) string {
+	if refType == "status.lead" && !strings.HasPrefix(id, "stat_") {
+		return strconv.Quote(id) + " (a name, not a status id)"
+	}
+	return d.idText(id)
+}
+
 // named puts an id's known name, quoted, in front of shown (the way the id
 // is rendered anyway).
 func (d describer) named(id, shown string) string {
@@ -261,7 +271,7 @@ func textNode(mode TextMode, value string, one bool) phrase {
 	case BeginningOfWords:
 		return simple(have+" words starting with "+q+" in a text field", doNot+" words starting with "+q+" in any text field")
 	case ExactValue:
-		return simple(have+" a text field exactly "+q, have+" no text field exactly "+q)
+		return simple(have+" a text field that is "+q+ignoringCase, have+" no text field that is "+q+ignoringCase)
 	}
 	m := fmt.Sprintf("%s %s in text mode %q", match, q, string(mode))
 	return simple(m, "not "+m)
@@ -297,6 +307,12 @@ func (d describer) hasRelated(v *HasRelated, ctx string, one bool) phrase {
 	return simple("that"+through+" "+have+" "+obj+body, "that"+through+" "+do+" not have "+obj+body)
 }
 
+// ignoringCase follows an exact_value text match: Close compares the whole
+// value but not its case (inferred from observed searches, docs/close-api.md
+// §3.4; the sandbox models it so), and "is exactly" would promise the person
+// a match "Test" does not make with "test".
+const ignoringCase = " (ignoring case)"
+
 // predicate renders a condition as what follows "whose <field>".
 func (d describer) predicate(c Condition) phrase {
 	switch v := c.(type) {
@@ -313,7 +329,7 @@ func (d describer) predicate(c Condition) phrase {
 		case BeginningOfWords:
 			return simple("has words starting with "+q, "does not have words starting with "+q)
 		case ExactValue:
-			return simple("is exactly "+q, "is not exactly "+q)
+			return simple("is "+q+ignoringCase, "is not "+q+ignoringCase)
 		}
 		m := fmt.Sprintf("matches %s in text mode %q", q, string(v.Mode))
 		return simple(m, "does not match "+q+" in text mode "+strconv.Quote(string(v.Mode)))
@@ -367,14 +383,14 @@ func (d describer) predicate(c Condition) phrase {
 			if id == "CURRENT_USER" {
 				return simple("is the current user", "is not the current user")
 			}
-			return simple("is "+sing+" "+d.idText(id), "is not "+sing+" "+d.idText(id))
+			return simple("is "+sing+" "+d.refIDText(v.ReferenceType, id), "is not "+sing+" "+d.refIDText(v.ReferenceType, id))
 		}
 		ids := make([]string, len(v.ObjectIDs))
 		for i, id := range v.ObjectIDs {
 			if id == "CURRENT_USER" {
 				ids[i] = "the current user"
 			} else {
-				ids[i] = d.idText(id)
+				ids[i] = d.refIDText(v.ReferenceType, id)
 			}
 		}
 		l := strings.Join(ids, ", ")
@@ -393,6 +409,9 @@ func (d describer) predicate(c Condition) phrase {
 		if v == nil {
 			break
 		}
+		if last, ok := lastPeriod(v); ok {
+			return simple("is in the last "+last, "is not in the last "+last)
+		}
 		var parts []string
 		if v.OnOrAfter != nil {
 			parts = append(parts, "on or after "+momentText(v.OnOrAfter))
@@ -409,6 +428,27 @@ func (d describer) predicate(c Condition) phrase {
 		return simple("matches "+u, "does not match "+u)
 	}
 	return simple("matches [missing condition]", "does not match [missing condition]")
+}
+
+// lastPeriod reads the range Close's UI sends for "in the last N days"
+// (from the start of the day N days ago, up to now or open-ended) the way
+// a person says it, keeping the exact start in brackets.
+func lastPeriod(v *MomentRange) (string, bool) {
+	o, ok := v.OnOrAfter.(*Offset)
+	if !ok || o == nil || o.Direction != "past" || o.WhichDayEnd != Start {
+		return "", false
+	}
+	if _, fromNow := o.Moment.(*Now); !fromNow {
+		return "", false
+	}
+	if _, toNow := v.Before.(*Now); v.Before != nil && !toNow {
+		return "", false
+	}
+	amount := durationText(o.Offset)
+	if amount == "" {
+		return "", false
+	}
+	return amount + " (since " + offsetText(o) + ")", true
 }
 
 func rangePhrase(parts []string, none string) phrase {

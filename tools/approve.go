@@ -159,7 +159,7 @@ func (t *toolset) approvalRequest(p *guards.Pending, principal string) approval.
 		r.Summary, r.Count, r.ObjectType, r.Warnings = pl.Summary, pl.WillDelete, pl.ObjectType, pl.Warnings
 		r.Environment = t.envOr(pl.Environment)
 		for _, s := range pl.Sample {
-			r.Sample = append(r.Sample, approval.Item{ID: s.ID, Name: s.DisplayName})
+			r.Sample = append(r.Sample, approval.Item{ID: s.ID, Name: s.DisplayName, Detail: sampleDetail(s)})
 		}
 	}
 	if j := p.Job; j != nil {

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -195,9 +197,37 @@ func decodeError(err error, prefix string) *argError {
 	return &argError{Pointer: prefix, Problem: err.Error(), Next: "Fix it and call preview_bulk_delete again."}
 }
 
+// matchVerb agrees with a count: "1 lead matches", "2 leads match".
+func matchVerb(n int) string {
+	if n == 1 {
+		return "matches"
+	}
+	return "match"
+}
+
+// sampleDetail is what tells a sampled object from a namesake: its status,
+// the day it was created and, for a contact, the lead it belongs to.
+func sampleDetail(s closeapi.SampleItem) string {
+	var parts []string
+	if s.Status != "" {
+		parts = append(parts, "status "+strconv.Quote(s.Status))
+	}
+	if s.DateCreated != "" {
+		day := s.DateCreated
+		if t, err := time.Parse(time.RFC3339, s.DateCreated); err == nil {
+			day = t.UTC().Format(time.DateOnly)
+		}
+		parts = append(parts, "created "+day)
+	}
+	if s.LeadID != "" {
+		parts = append(parts, "of lead "+s.LeadID)
+	}
+	return strings.Join(parts, ", ")
+}
+
 func previewText(p *previewResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "PREVIEW (%s, nothing deleted): %d %s(s) match; %d would be deleted.\n", p.Environment, p.Total, p.ObjectType, p.WillDelete)
+	fmt.Fprintf(&b, "PREVIEW (%s, nothing deleted): %s %s; %d would be deleted.\n", p.Environment, plural(p.Total, p.ObjectType), matchVerb(p.Total), p.WillDelete)
 	if p.Share != "" {
 		fmt.Fprintf(&b, "Share: %s.\n", p.Share)
 	}
@@ -206,7 +236,11 @@ func previewText(p *previewResult) string {
 		fmt.Fprintf(&b, "Sample (%d of %d):\n", len(p.Sample), p.Total)
 		for _, s := range p.Sample {
 			// Quoted: lead names are data anyone can type, never instructions.
-			fmt.Fprintf(&b, "- %q (%s)\n", s.DisplayName, s.ID)
+			if d := sampleDetail(s); d != "" {
+				fmt.Fprintf(&b, "- %q (%s; %s)\n", s.DisplayName, s.ID, d)
+			} else {
+				fmt.Fprintf(&b, "- %q (%s)\n", s.DisplayName, s.ID)
+			}
 		}
 	}
 	for _, w := range p.Warnings {
@@ -278,8 +312,8 @@ func (t *toolset) create(ctx context.Context, req mcp.CallToolRequest, cl *close
 func createText(c *createResult) string {
 	var b strings.Builder
 	status := c.Job.StatusString()
-	fmt.Fprintf(&b, "BULK DELETE STARTED (%s): job %s, status %s, deleting at most %d %s(s) (previewed %d, recounted %d), confirmed by %s.\n",
-		c.Environment, c.Job.ID, status, c.Receipt.ResultsLimitSent, c.Job.BulkObjectType, c.Receipt.Previewed, c.Receipt.Recounted, c.Receipt.ConfirmedBy)
+	fmt.Fprintf(&b, "BULK DELETE STARTED (%s): job %s, status %s, deleting at most %s (previewed %d, recounted %d), confirmed by %s.\n",
+		c.Environment, c.Job.ID, status, plural(c.Receipt.ResultsLimitSent, c.Job.BulkObjectType), c.Receipt.Previewed, c.Receipt.Recounted, c.Receipt.ConfirmedBy)
 	fmt.Fprintf(&b, "Audit record %s. %s\n", c.Receipt.AuditID, c.NextStep)
 	return b.String()
 }
@@ -379,7 +413,7 @@ var (
 
 func listText(l *listResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d bulk-delete job(s) (%s)", len(l.Jobs), l.Environment)
+	fmt.Fprintf(&b, "%s (%s)", plural(len(l.Jobs), "bulk-delete job"), l.Environment)
 	if l.Scanned > 0 {
 		fmt.Fprintf(&b, ", %d scanned", l.Scanned)
 	}

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -48,7 +49,21 @@ func createNextStep(c *createResult) string {
 	if c.Receipt.Reconciled {
 		s = "The create's answer was lost; this job was found in Close's job list. " + s
 	}
+	if d := fewerNow(c.Receipt); d != "" {
+		s = d + " " + s
+	}
 	return s
+}
+
+// fewerNow tells the person when the delete takes fewer objects than they
+// were shown (some were deleted or changed since the preview); never more,
+// since create refuses that.
+func fewerNow(r guards.Receipt) string {
+	n := r.Previewed - r.Recounted
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d fewer match now than previewed (%d of %d), so at most %d will be deleted.", n, r.Recounted, r.Previewed, min(r.Recounted, r.ResultsLimitSent))
 }
 
 // jobNextStep is the instruction of get, pause and resume.

@@ -282,7 +282,7 @@ func New(cfg Config) (s *Server, cleanup func(), err error) {
 
 	pol := cfg.Policy
 	log.Info("bulkguard starting",
-		"version", cfg.Version, "transport", cfg.Transport, "environment", s.backend.Environment,
+		"version", cfg.Version, "transport", cfg.Transport, "environment", s.backend.Environment, "close_url", s.backend.BaseURL,
 		"read_only", cfg.ReadOnly, "max_objects", pol.MaxObjects, "allowed_object_types", pol.AllowedObjectTypes,
 		"confirm", string(pol.Confirm), "plan_ttl", pol.PlanTTL.String(), "audit_log", cfg.AuditLog,
 		"store", RedactStoreURL(s.shared.store), "replica", s.shared.replica, "auth", s.shared.auth,

@@ -29,9 +29,10 @@ func TestNewBackend(t *testing.T) {
 	}{
 		{name: "no key: sandbox", cfg: Config{}, wantEnv: EnvSandbox, wantURL: "http://127.0.0.1:", wantSandbox: true,
 			wantLog: "no CLOSE_API_KEY is set"},
-		{name: "key: Close", cfg: Config{CloseAPIKey: "api_x"}, wantEnv: EnvClose, wantURL: closeapi.DefaultBaseURL},
+		{name: "key: Close", cfg: Config{CloseAPIKey: "api_x"}, wantEnv: EnvClose, wantURL: closeapi.DefaultBaseURL,
+			wantLog: "close_url=" + closeapi.DefaultBaseURL},
 		{name: "key and close url", cfg: Config{CloseAPIKey: "api_x", CloseURL: "https://close.example/api/v1"}, wantEnv: EnvClose,
-			wantURL: "https://close.example/api/v1"},
+			wantURL: "https://close.example/api/v1", wantLog: "close_url=https://close.example/api/v1"},
 		{name: "--sandbox wins over the key", cfg: Config{CloseAPIKey: "api_x", Sandbox: true, CloseURL: "https://close.example/api/v1"},
 			wantEnv: EnvSandbox, wantURL: "http://127.0.0.1:", wantSandbox: true, wantLog: "--close-url is ignored"},
 		{name: "a backend of the caller's", cfg: Config{Backend: &Backend{BaseURL: "http://127.0.0.1:9/api/v1", APIKey: "k", Environment: EnvSandbox}},
