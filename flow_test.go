@@ -379,8 +379,8 @@ func TestCloseMode(t *testing.T) {
 		args    []string
 		wantEnv string
 	}{
-		{"--close-url", []string{envCloseAPIKey + "=" + key}, []string{"--close-url", base}, "close"},
-		{"BULKGUARD_CLOSE_URL", []string{envCloseAPIKey + "=" + key, "BULKGUARD_CLOSE_URL=" + base}, nil, "close"},
+		{"--close-url", []string{envCloseAPIKey + "=" + key}, []string{"--close-url", base}, "sandbox"},              // a sandbox reached through --close-url says so
+		{"BULKGUARD_CLOSE_URL", []string{envCloseAPIKey + "=" + key, "BULKGUARD_CLOSE_URL=" + base}, nil, "sandbox"}, // a sandbox reached through --close-url says so
 		{"--sandbox wins over the key", []string{envCloseAPIKey + "=" + key}, []string{"--sandbox", "--close-url", base}, "sandbox"},
 	}
 	for _, tc := range tests {

@@ -579,8 +579,8 @@ func TestEnvFallback(t *testing.T) {
 		{"object types normalised", nil, []string{"--allowed-object-types", " Lead , lead,contact "}, func(c *serveConfig) bool {
 			return slices.Equal(c.objectTypes, []string{"lead", "contact"})
 		}},
-		{"close key trimmed", map[string]string{envCloseAPIKey: " api_x \n"}, nil, func(c *serveConfig) bool {
-			return c.closeAPIKey == "api_x"
+		{"close key trimmed", map[string]string{envCloseAPIKey: " api_k3y \n"}, nil, func(c *serveConfig) bool {
+			return c.closeAPIKey == "api_k3y"
 		}},
 		{"shared store: seal key read, one default audit file per replica", map[string]string{
 			"BULKGUARD_STORE": "redis://redis:6379/0", "BULKGUARD_SEAL_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",

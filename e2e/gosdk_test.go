@@ -160,7 +160,7 @@ func TestGoSDKFlow(t *testing.T) {
 			t.Parallel()
 			sb := startSandbox(t)
 			c, auditLog := connectSDK(t, tc.transport, tc.version, tc.noElicit, sb)
-			f := flow{c: c, sb: sb, auditLog: auditLog, wantEnv: "close"}
+			f := flow{c: c, sb: sb, auditLog: auditLog, wantEnv: "sandbox"}
 			if tc.phrasePath {
 				forms := c.expect(nil)
 				f.confirm, f.confirmedBy, f.refusals = phraseConfirm(c), "phrase", phraseRefusals(c)

@@ -100,7 +100,7 @@ func TestInspectorFlow(t *testing.T) {
 			srv := startHTTPServer(t, tc.transport, sb)
 			c := inspectorClient{env: inspectorEnv(t), target: httpTarget(srv, tc.transport, srv.token), era: tc.era}
 			flow{
-				c: c, sb: sb, auditLog: srv.auditLog, wantEnv: "close",
+				c: c, sb: sb, auditLog: srv.auditLog, wantEnv: "sandbox",
 				confirm: phraseConfirm(c), confirmedBy: "phrase",
 				refusals: phraseRefusals(c),
 			}.run(t)
@@ -119,15 +119,15 @@ func TestInspectorStdioPlanPerProcess(t *testing.T) {
 	sb := startSandbox(t)
 	args, env, _ := stdioArgs(t, sb)
 	c := inspectorClient{env: inspectorEnv(t), target: []string{wrapperScript(t, args, env)}, era: "legacy"}
-	statID := badFit(t, c, "close", true)
+	statID := badFit(t, c, "sandbox", true)
 	ids, _ := sb.search(t, statusQuery(statID))
-	p := preview(t, c, statusQuery(statID), ids, "close")
+	p := preview(t, c, statusQuery(statID), ids, "sandbox")
 	r := phraseConfirm(c)(t, p.PlanID, p.ConfirmationPhrase)
 	refused(t, "create in a new server process", r)
 	if !strings.Contains(r.Text, p.PlanID) && !strings.Contains(strings.ToLower(r.Text), "plan") {
 		t.Errorf("refusal does not say the plan is unknown: %s", r.Text)
 	}
-	noJobs(t, c, "close")
+	noJobs(t, c, "sandbox")
 	for _, id := range ids {
 		if !sb.leadExists(t, id) {
 			t.Fatalf("lead %s deleted by a refused create", id)
@@ -143,15 +143,15 @@ func TestInspectorConfirmElicitRefuses(t *testing.T) {
 	sb := startSandbox(t)
 	srv := startHTTPServer(t, "http", sb, "--confirm", "elicit")
 	c := inspectorClient{env: inspectorEnv(t), target: httpTarget(srv, "http", srv.token), era: "legacy"}
-	statID := badFit(t, c, "close", true)
+	statID := badFit(t, c, "sandbox", true)
 	ids, _ := sb.search(t, statusQuery(statID))
-	p := preview(t, c, statusQuery(statID), ids, "close")
+	p := preview(t, c, statusQuery(statID), ids, "sandbox")
 	r := phraseConfirm(c)(t, p.PlanID, p.ConfirmationPhrase)
 	refused(t, "create with --confirm elicit and no elicitation", r)
 	if !strings.Contains(r.Text, "form") {
 		t.Errorf("refusal does not explain that a confirmation form is required: %s", r.Text)
 	}
-	noJobs(t, c, "close")
+	noJobs(t, c, "sandbox")
 	for _, id := range ids {
 		if !sb.leadExists(t, id) {
 			t.Fatalf("lead %s deleted by a refused create", id)

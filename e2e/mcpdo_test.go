@@ -206,7 +206,7 @@ func TestMcpdoFlow(t *testing.T) {
 				auditLog = srv.auditLog
 			}
 			c := startMcpdo(t, tc.era, tc.elicit, target...)
-			f := flow{c: c, sb: sb, auditLog: auditLog, wantEnv: "close"}
+			f := flow{c: c, sb: sb, auditLog: auditLog, wantEnv: "sandbox"}
 			if tc.elicit == "off" {
 				f.confirm, f.confirmedBy, f.refusals = phraseConfirm(c), "phrase", phraseRefusals(c)[:1]
 				f.quick = tc.quick

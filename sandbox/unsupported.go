@@ -13,6 +13,9 @@ import (
 // "sandbox_unsupported" object naming the field and the reason
 // (sandbox/README.md documents the marker).
 
+// IdentityHeader is set on every answer of the sandbox; Close never sends it.
+const IdentityHeader = "X-Bulkguard-Sandbox"
+
 // UnsupportedHeader is the response header that marks a 400 as the
 // sandbox's own limit.
 const UnsupportedHeader = "X-Sandbox-Unsupported"

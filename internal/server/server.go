@@ -15,6 +15,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
@@ -312,6 +314,10 @@ func (s *Server) startBackend() (stop func(), err error) {
 		return func() {}, nil
 	case !cfg.Sandbox && cfg.CloseAPIKey != "":
 		s.backend = Backend{BaseURL: cfg.CloseURL, APIKey: cfg.CloseAPIKey, Environment: EnvClose}
+		if cfg.CloseURL != closeapi.DefaultBaseURL && isSandbox(cfg.CloseURL) {
+			s.backend.Environment = EnvSandbox
+			s.log.Warn("the Close URL answers as a bulkguard SANDBOX: results are labelled sandbox, nothing touches a Close account", "close_url", cfg.CloseURL)
+		}
 		return func() {}, nil
 	}
 	opts := cfg.SandboxOptions
@@ -400,4 +406,24 @@ func backupDirOf(s *backup.Store) string {
 		return ""
 	}
 	return s.Dir()
+}
+
+// isSandbox asks a Close URL other than Close's own whether a bulkguard
+// sandbox answers there (it marks every answer with sandbox.IdentityHeader),
+// so that a sandbox reached through --close-url is labelled as one. No
+// credential is sent; an unreachable URL is taken for Close and fails
+// later where it is used.
+func isSandbox(baseURL string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(baseURL, "/")+"/me/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.Header.Get(sandbox.IdentityHeader) == "1"
 }

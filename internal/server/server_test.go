@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bulkguard/bulkguard/closeapi"
+	"github.com/bulkguard/bulkguard/guards"
 	"github.com/bulkguard/bulkguard/sandbox"
 )
 
@@ -125,5 +128,39 @@ func TestAuditLogModeWarning(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "its mode is now 0600") || !strings.Contains(logs.String(), "was=0644") {
 		t.Errorf("no warning about the mode:\n%s", logs.String())
+	}
+}
+
+// TestSandboxBehindCloseURL: a bulkguard sandbox reached through
+// --close-url is labelled sandbox; any other Close URL stays close.
+func TestSandboxBehindCloseURL(t *testing.T) {
+	sb, err := sandbox.New(sandbox.Options{Leads: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbs := httptest.NewServer(sb)
+	t.Cleanup(func() { sbs.Close(); sb.Close() })
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(other.Close)
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"a sandbox", sbs.URL + "/api/v1", EnvSandbox},
+		{"not a sandbox", other.URL + "/api/v1", EnvClose},
+		{"unreachable", "http://127.0.0.1:1/api/v1", EnvClose},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, cleanup, err := New(Config{CloseURL: tc.url, CloseAPIKey: sb.APIKey(), AuditLog: filepath.Join(t.TempDir(), "audit.jsonl"),
+				Policy: guards.Policy{Backup: guards.BackupOff}, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(cleanup)
+			if got := s.Backend().Environment; got != tc.want {
+				t.Errorf("environment %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
